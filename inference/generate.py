@@ -1,0 +1,173 @@
+"""Autoregressive generation as a stream of events, for people to watch.
+
+Events, in order: one PromptEvent (the prompt's tokens and, if asked, its attention),
+then one StepEvent per new token, then one DoneEvent with the finish reason and timings.
+The prompt is run once (prefill); each later step feeds only the newest token and reads
+the rest from the KV cache. The sampler has its own seeded generator, so the same seed,
+prompt and settings give the same tokens.
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+
+import torch
+
+from .kv_cache import KVCache
+from .model import GPT
+from .sampling import SampleReport, SamplingSettings, sample
+from .tokenizer import TokenInfo, Tokenizer
+
+FINISH_REASONS = ("length", "end_of_text", "context_full", "cancelled")
+
+
+class GenerationError(ValueError):
+    """A generation request the model cannot run (empty or over-long prompt, bad settings)."""
+
+
+@dataclass
+class PromptEvent:
+    tokens: list[TokenInfo]
+    attention: torch.Tensor | None  # (n_layer, nh, T, T), float32 on the CPU
+    type: str = "prompt"
+
+
+@dataclass
+class StepEvent:
+    """One new token, and the attention row of the query position that chose it."""
+
+    index: int  # 0 for the first new token
+    token: TokenInfo
+    sample: SampleReport
+    query_position: int  # the position whose attention row is attached (the one before)
+    attention: torch.Tensor | None  # (n_layer, nh, query_position + 1)
+    elapsed_ms: float  # since generation started
+    type: str = "step"
+
+    @property
+    def token_id(self) -> int:
+        return self.token.id
+
+
+@dataclass
+class DoneEvent:
+    finish_reason: str  # one of FINISH_REASONS
+    prompt_tokens: int
+    new_tokens: int
+    seed: int  # the seed actually used, so that a run can be repeated
+    prefill_ms: float
+    time_to_first_token_ms: float
+    total_ms: float
+    tokens_per_second: float
+    type: str = "done"
+
+
+Event = PromptEvent | StepEvent | DoneEvent
+
+
+def generate(
+    model: GPT,
+    tokenizer: Tokenizer,
+    ids: list[int],
+    *,
+    max_new_tokens: int = 64,
+    settings: SamplingSettings = SamplingSettings(),
+    seed: int | None = None,
+    capture_attention: bool = False,
+    n_candidates: int = 10,
+    should_stop: Callable[[], bool] | None = None,
+    stop_at_end_of_text: bool = True,
+) -> Iterator[Event]:
+    """Yield the events of one generation; `should_stop` is checked before every step."""
+    config = model.config
+    if not ids:
+        raise GenerationError("the prompt is empty")
+    if len(ids) > config.block_size:
+        raise GenerationError(
+            f"the prompt has {len(ids)} tokens; this model reads at most {config.block_size}"
+        )
+    if any(not 0 <= i < config.vocab_size for i in ids):
+        raise GenerationError("the prompt holds a token id outside the model's vocabulary")
+    if not isinstance(max_new_tokens, int) or max_new_tokens < 1:
+        raise GenerationError("max_new_tokens must be at least 1")
+    settings.validate(config.vocab_size)
+    if seed is None:
+        seed = random.SystemRandom().randrange(2**31)
+    generator = torch.Generator().manual_seed(seed)
+
+    device = next(model.parameters()).device
+    dtype = next(model.parameters()).dtype
+    cache = KVCache(config, batch_size=1, device=device, dtype=dtype)
+    n_prompt = len(ids)
+
+    model.eval()
+    started = time.perf_counter()
+    with torch.inference_mode():
+        out = model(
+            torch.tensor([ids], dtype=torch.long, device=device),
+            kv_cache=cache,
+            capture_attention=capture_attention,
+            last_logits_only=True,
+        )
+    prefill_ms = (time.perf_counter() - started) * 1000
+    prompt_attention = _cpu(out.attentions[:, 0]) if capture_attention else None
+    yield PromptEvent(tokens=tokenizer.describe(ids), attention=prompt_attention)
+
+    logits = out.logits[0, -1]
+    attention_row = prompt_attention[:, :, -1, :] if prompt_attention is not None else None
+    first_token_ms = 0.0
+    finish_reason = "length"
+    n_new = 0
+    for index in range(max_new_tokens):
+        if should_stop is not None and should_stop():
+            finish_reason = "cancelled"
+            break
+        report = sample(logits, settings, generator, n_candidates)
+        n_new += 1
+        elapsed_ms = (time.perf_counter() - started) * 1000
+        if index == 0:
+            first_token_ms = elapsed_ms
+        yield StepEvent(
+            index=index,
+            token=tokenizer.describe([report.token_id])[0],
+            sample=report,
+            query_position=n_prompt + index - 1,
+            attention=attention_row,
+            elapsed_ms=elapsed_ms,
+        )
+        if stop_at_end_of_text and report.token_id == tokenizer.eot_id:
+            finish_reason = "end_of_text"
+            break
+        if index == max_new_tokens - 1:
+            break  # "length": no need to run the model for a token nobody will sample
+        if cache.get_pos() >= config.block_size:
+            finish_reason = "context_full"
+            break
+        with torch.inference_mode():
+            out = model(
+                torch.tensor([[report.token_id]], dtype=torch.long, device=device),
+                kv_cache=cache,
+                capture_attention=capture_attention,
+                last_logits_only=True,
+            )
+        logits = out.logits[0, -1]
+        attention_row = _cpu(out.attentions[:, 0, :, -1, :]) if capture_attention else None
+
+    total_ms = (time.perf_counter() - started) * 1000
+    yield DoneEvent(
+        finish_reason=finish_reason,
+        prompt_tokens=n_prompt,
+        new_tokens=n_new,
+        seed=seed,
+        prefill_ms=prefill_ms,
+        time_to_first_token_ms=first_token_ms,
+        total_ms=total_ms,
+        tokens_per_second=n_new / (total_ms / 1000) if total_ms > 0 else 0.0,
+    )
+
+
+def _cpu(tensor: torch.Tensor) -> torch.Tensor:
+    return tensor.detach().float().cpu()
