@@ -116,6 +116,14 @@ def generate(
     prompt_attention = _cpu(out.attentions[:, 0]) if capture_attention else None
     yield PromptEvent(tokens=tokenizer.describe(ids), attention=prompt_attention)
 
+    # A vocabulary padded beyond the tokenizer (as GPT-2's 50304 trick does) has ids that
+    # decode to nothing: they are never sampled.
+    known = tokenizer.known_ids()
+    unknown_mask = None
+    if len(known) < config.vocab_size:
+        unknown_mask = torch.full((config.vocab_size,), float("-inf"))
+        unknown_mask[[i for i in known if i < config.vocab_size]] = 0.0
+
     logits = out.logits[0, -1]
     attention_row = prompt_attention[:, :, -1, :] if prompt_attention is not None else None
     first_token_ms = 0.0
@@ -125,6 +133,9 @@ def generate(
         if should_stop is not None and should_stop():
             finish_reason = "cancelled"
             break
+        logits = logits.float().cpu()
+        if unknown_mask is not None:
+            logits = logits + unknown_mask
         report = sample(logits, settings, generator, n_candidates)
         n_new += 1
         elapsed_ms = (time.perf_counter() - started) * 1000

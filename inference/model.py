@@ -209,7 +209,7 @@ class GPT(nn.Module):
         if targets is not None:
             logits = self.lm_head(x)
             loss = F.cross_entropy(
-                logits.view(-1, logits.size(-1)).float(), targets.view(-1), ignore_index=-1
+                logits.reshape(-1, logits.size(-1)).float(), targets.reshape(-1), ignore_index=-1
             )
         elif last_logits_only:
             logits = self.lm_head(x[:, [-1], :])  # (B, 1, vocab): all that decoding needs

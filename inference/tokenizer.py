@@ -155,6 +155,13 @@ class Tokenizer:
             return max(self._rank_to_id.values()) + 1
         return self.encoding.max_token_value + 1
 
+    def known_ids(self) -> list[int]:
+        """Every id this tokenizer can decode (a model's vocabulary may be padded beyond it)."""
+        ranks = list(self.encoding._mergeable_ranks.values()) + list(
+            self.encoding._special_tokens.values()
+        )
+        return sorted(self._to_id(rank) for rank in ranks)
+
     # -- the public API ---------------------------------------------------------------
     def encode(self, text: str) -> list[int]:
         # Special tokens typed in the text are encoded as special tokens, as Hugging
