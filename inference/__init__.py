@@ -9,7 +9,13 @@ Plain PyTorch and tiktoken; this package never imports Django, Channels or Celer
         ...                                    # PromptEvent, StepEvent..., DoneEvent
 """
 
-from .checkpoint import CheckpointError, CheckpointInfo, load_model, save_bundle, validate_checkpoint
+from .checkpoint import (
+    CheckpointError,
+    CheckpointInfo,
+    load_model,
+    save_bundle,
+    validate_checkpoint,
+)
 from .config import ConfigError, GPTConfig
 from .generate import DoneEvent, GenerationError, PromptEvent, StepEvent, generate
 from .kv_cache import KVCache

@@ -156,12 +156,16 @@ def _bundle_tokenizer(path: Path, spec: dict[str, Any]) -> Tokenizer:
             if not isinstance(file_name, str) or Path(file_name).name != file_name:
                 raise CheckpointError("bad_config", "tokenizer 'file' must be a plain file name")
             if spec.get("pattern", "gpt2") != "gpt2":
-                raise CheckpointError("bad_config", "only the 'gpt2' pre-tokenization pattern is supported")
+                raise CheckpointError(
+                    "bad_config", "only the 'gpt2' pre-tokenization pattern is supported"
+                )
             specials = spec.get("special_tokens", {})
             if not isinstance(specials, dict) or not all(
                 isinstance(k, str) and isinstance(v, int) for k, v in specials.items()
             ):
-                raise CheckpointError("bad_config", "tokenizer 'special_tokens' must map text to ids")
+                raise CheckpointError(
+                    "bad_config", "tokenizer 'special_tokens' must map text to ids"
+                )
             if not (path / file_name).is_file():
                 raise CheckpointError("missing_file", f"{file_name} is missing from {path}")
             return Tokenizer.from_rank_file(path / file_name, specials, name=path.name)
@@ -183,9 +187,13 @@ def _hf_config(path: Path) -> GPTConfig:
     if data.get("n_inner") not in (None, 4 * n_embd if isinstance(n_embd, int) else None):
         raise CheckpointError("bad_config", "n_inner must be 4 * n_embd (GPT-2's MLP width)")
     if data.get("scale_attn_by_inverse_layer_idx") or data.get("add_cross_attention"):
-        raise CheckpointError("bad_config", "this GPT-2 variant changes the attention; not supported")
+        raise CheckpointError(
+            "bad_config", "this GPT-2 variant changes the attention; not supported"
+        )
     if data.get("tie_word_embeddings", True) is False:
-        raise CheckpointError("bad_config", "GPT-2 ties lm_head to wte; untied heads are not supported")
+        raise CheckpointError(
+            "bad_config", "GPT-2 ties lm_head to wte; untied heads are not supported"
+        )
     try:
         return GPTConfig.from_dict(
             {
@@ -235,8 +243,11 @@ def _read_header(weights: Path) -> dict[str, tuple[tuple[int, ...], str]]:
     try:
         with safe_open(str(weights), framework="pt") as handle:
             return {
-                name: (tuple(handle.get_slice(name).get_shape()), handle.get_slice(name).get_dtype())
-                for name in handle.keys()
+                name: (
+                    tuple(handle.get_slice(name).get_shape()),
+                    handle.get_slice(name).get_dtype(),
+                )
+                for name in handle.keys()  # noqa: SIM118 (not a dict)
             }
     except (SafetensorError, OSError, ValueError) as exc:
         raise CheckpointError(
@@ -300,9 +311,7 @@ def _inspect(path: Path) -> tuple[CheckpointInfo, Tokenizer]:
     _check_tokenizer_fits(tokenizer, config)
     header = _read_header(path / WEIGHTS_FILE)
     _check_tensors(header, config, huggingface=source_format == "huggingface")
-    parameters = sum(
-        _numel(shape) for name, shape in expected_shapes(config).items()
-    )
+    parameters = sum(_numel(shape) for name, shape in expected_shapes(config).items())
     info = CheckpointInfo(
         path=path,
         source_format=source_format,

@@ -110,7 +110,7 @@ def sample(
     top_probs, top_ids = torch.topk(raw_probs, min(n_candidates, raw_probs.numel()))
     candidates = [
         Candidate(token_id=int(i), raw_prob=float(p), prob=float(probs[i]))
-        for p, i in zip(top_probs, top_ids)
+        for p, i in zip(top_probs, top_ids, strict=True)
     ]
     return SampleReport(
         token_id=token_id,

@@ -111,13 +111,17 @@ def test_an_extra_tensor_is_named(bundle_dir):
 
 
 def test_integer_weights_are_refused(bundle_dir):
-    rewrite_weights(bundle_dir, lambda t: t.update({"transformer.ln_f.bias": torch.zeros(32, dtype=torch.int32)}))
+    rewrite_weights(
+        bundle_dir,
+        lambda t: t.update({"transformer.ln_f.bias": torch.zeros(32, dtype=torch.int32)}),
+    )
     assert_refused(bundle_dir, "bad_weights", "not a float")
 
 
 def test_nan_weights_are_refused_at_load(bundle_dir):
     def poison(tensors):
         tensors["transformer.ln_f.bias"][3] = float("nan")
+
     rewrite_weights(bundle_dir, poison)
     with pytest.raises(CheckpointError, match="NaN") as caught:
         load_model(bundle_dir)
@@ -137,7 +141,9 @@ def test_a_truncated_weights_file_is_refused(bundle_dir):
 
 def test_a_tokenizer_larger_than_the_vocabulary_is_refused(bundle_dir):
     edit_config(bundle_dir, lambda c: c["tokenizer"]["special_tokens"].update({"<|x|>": 300}))
-    assert_refused(bundle_dir, "tokenizer_mismatch", "ids up to 300 but the model's vocab_size is 300")
+    assert_refused(
+        bundle_dir, "tokenizer_mismatch", "ids up to 300 but the model's vocab_size is 300"
+    )
 
 
 def test_a_corrupt_tokenizer_file_is_refused(bundle_dir):

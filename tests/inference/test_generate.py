@@ -103,15 +103,17 @@ def test_cancelled_between_steps(lm):
         calls.append(1)
         return len(calls) > 3
 
-    _, steps, done = run(lm, [1, 2], max_new_tokens=50, seed=0, should_stop=should_stop,
-                         stop_at_end_of_text=False)
+    _, steps, done = run(
+        lm, [1, 2], max_new_tokens=50, seed=0, should_stop=should_stop, stop_at_end_of_text=False
+    )
     assert len(steps) == 3
     assert done.finish_reason == "cancelled" and done.new_tokens == 3
 
 
 def test_candidates_are_reported_per_step(lm):
-    _, steps, _ = run(lm, [1, 2], max_new_tokens=3, seed=0, n_candidates=4,
-                      stop_at_end_of_text=False)
+    _, steps, _ = run(
+        lm, [1, 2], max_new_tokens=3, seed=0, n_candidates=4, stop_at_end_of_text=False
+    )
     for step in steps:
         assert len(step.sample.candidates) == 4
         assert step.token.bytes == lm.tokenizer.token_bytes(step.token_id)

@@ -146,7 +146,9 @@ def test_half_precision_runs_the_same_code_close_to_float32(model, config):
         half = model(ids, kv_cache=cache, capture_attention=True)
     assert half.logits.dtype == torch.bfloat16
     torch.testing.assert_close(half.logits.float(), reference.logits, atol=0.1, rtol=0.05)
-    torch.testing.assert_close(half.attentions.float().sum(-1), torch.ones(half.attentions.shape[:-1]), atol=1e-2, rtol=0)
+    torch.testing.assert_close(
+        half.attentions.float().sum(-1), torch.ones(half.attentions.shape[:-1]), atol=1e-2, rtol=0
+    )
 
 
 @pytest.mark.parametrize(

@@ -15,7 +15,9 @@ def logits_from(probs: list[float]) -> torch.Tensor:
 def test_temperature_zero_is_argmax():
     logits = torch.randn(50, generator=torch.Generator().manual_seed(3))
     for seed in range(5):
-        report = sample(logits, SamplingSettings(temperature=0), torch.Generator().manual_seed(seed))
+        report = sample(
+            logits, SamplingSettings(temperature=0), torch.Generator().manual_seed(seed)
+        )
         assert report.token_id == int(logits.argmax())
         assert report.rank == 0
         assert report.prob == 1.0
@@ -37,7 +39,11 @@ def test_top_k_keeps_the_most_likely_tokens():
 
 def test_top_p_keeps_the_smallest_set_reaching_p():
     logits = logits_from([0.5, 0.25, 0.15, 0.1])
-    kept = lambda p: torch.nonzero(final_distribution(logits, SamplingSettings(top_p=p))).flatten().tolist()  # noqa: E731
+
+    def kept(p):
+        probs = final_distribution(logits, SamplingSettings(top_p=p))
+        return torch.nonzero(probs).flatten().tolist()
+
     assert kept(0.5) == [0]  # 0.5 alone reaches 0.5
     assert kept(0.6) == [0, 1]
     assert kept(0.75) == [0, 1]
@@ -61,9 +67,11 @@ def test_temperature_sharpens_and_flattens():
 
 def test_seeded_sampling_repeats_and_different_seeds_differ():
     logits = torch.zeros(1000)
+
     def draw(seed):
         generator = torch.Generator().manual_seed(seed)
         return [sample(logits, SamplingSettings(), generator).token_id for _ in range(20)]
+
     assert draw(7) == draw(7)
     assert draw(7) != draw(8)
 
