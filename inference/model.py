@@ -71,8 +71,9 @@ class CausalSelfAttention(nn.Module):
         if capture:
             # The explicit path, written the way the lesson explains it.
             attn_scores = (q @ k.transpose(-2, -1)) * (1.0 / math.sqrt(hs))  # (B, nh, T, S)
-            mask = causal_mask(T, n_past, x.device)
-            attn_scores = attn_scores.masked_fill(~mask, float("-inf"))
+            if T > 1:  # a single new query may see every key: nothing to mask
+                mask = causal_mask(T, n_past, x.device)
+                attn_scores = attn_scores.masked_fill(~mask, float("-inf"))
             # softmax in float32 so that half-precision weights still sum to 1
             attn_weights = F.softmax(attn_scores.float(), dim=-1).to(q.dtype)
             context_vec = self.attn_dropout(attn_weights) @ v  # (B, nh, T, hs)

@@ -54,13 +54,13 @@ class TrainConfig:
     block_size: int = 256
     dropout: float = 0.1
     batch_size: int = 12
-    max_steps: int = 3000
+    max_steps: int = 2000
     learning_rate: float = 2e-3
     min_learning_rate: float = 2e-4
-    warmup_steps: int = 150
+    warmup_steps: int = 100
     weight_decay: float = 0.1
     grad_clip: float = 1.0
-    eval_interval: int = 250
+    eval_interval: int = 200
     eval_tokens: int = 65536  # validation tokens scored at each evaluation
     seed: int = 1337
     threads: int = 2
@@ -209,7 +209,7 @@ def train(cfg: TrainConfig) -> Path:
             val_loss = evaluate(model, val_ids, cfg.block_size, cfg.eval_tokens, cfg.device)
             val_curve.append([step, round(val_loss, 4)])
             progress.write(f"step {step}: train {smoothed:.3f}, validation {val_loss:.3f}")
-        progress.set_postfix(loss=f"{smoothed:.3f}", lr=f"{lr:.1e}")
+        progress.set_postfix(loss=f"{smoothed:.3f}", lr=f"{lr:.1e}", refresh=False)
     train_seconds = time.time() - train_started
 
     model.eval()

@@ -1,0 +1,221 @@
+"""The /ws/generate/ consumer: validate requests, enqueue them, forward the worker's events.
+
+Three sections, as in a Channels tutorial: websocket handlers, command helpers, and
+channel-layer handlers. The model never runs here; this process only talks.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import time
+import uuid
+
+from asgiref.sync import sync_to_async
+from channels.generic.websocket import AsyncJsonWebsocketConsumer
+from django.conf import settings
+
+from webapp.catalog.models import LanguageModel
+from webapp.redis_client import async_client
+
+from . import signals
+from .protocol import (
+    PROTOCOL_VERSION,
+    ClientError,
+    GenerateRequest,
+    StopRequest,
+    error_message,
+    parse_client_message,
+)
+
+logger = logging.getLogger(__name__)
+TASK_NAME = "playground.generate"
+WATCH_INTERVAL_S = 1.0
+
+
+class GenerationConsumer(AsyncJsonWebsocketConsumer):
+    # -- websocket handlers ---------------------------------------------------------------
+    async def connect(self) -> None:
+        self.active_request: str | None = None
+        self.active_since = 0.0
+        self.last_event_at = 0.0
+        self.started = False
+        self.watchdog: asyncio.Task | None = None
+        self.redis = async_client()
+        await self.accept()
+        await self.send_json({"type": "hello", "version": PROTOCOL_VERSION})
+
+    async def disconnect(self, code: int) -> None:
+        if self.active_request:
+            await self.cancel_active()
+        if self.watchdog:
+            self.watchdog.cancel()
+        await self.redis.aclose()
+
+    async def receive(self, text_data=None, bytes_data=None, **kwargs) -> None:
+        # our own decoding, so that a bad frame is answered, not a traceback
+        if bytes_data is not None:
+            await self.send_error("binary_frame", "Send text frames holding JSON, not binary.")
+            return
+        try:
+            content = json.loads(text_data)
+        except (TypeError, ValueError):
+            await self.send_error("bad_json", "That message is not valid JSON.")
+            return
+        await self.receive_json(content)
+
+    async def receive_json(self, content, **kwargs) -> None:
+        try:
+            message = parse_client_message(content)
+            if isinstance(message, GenerateRequest):
+                await self.start_generation(message)
+            elif isinstance(message, StopRequest):
+                await self.stop_generation()
+        except ClientError as exc:
+            await self.send_error(exc.code, exc.message, exc.request_id)
+
+    # -- command helpers ------------------------------------------------------------------
+    async def start_generation(self, request: GenerateRequest) -> None:
+        request_id = request.request_id or uuid.uuid4().hex
+        if self.active_request:
+            raise ClientError(
+                "busy", "A generation is already running here; stop it or wait for it.",
+                request_id,
+            )
+        limits = settings.GLASSBOX
+        if len(request.prompt) > limits["MAX_PROMPT_CHARS"]:
+            raise ClientError(
+                "prompt_too_long",
+                f"The prompt is {len(request.prompt)} characters; the limit is "
+                f"{limits['MAX_PROMPT_CHARS']}.",
+                request_id,
+            )
+        record = await self.find_model(request.model, request_id)
+        if request.max_new_tokens > record.max_new_tokens:
+            raise ClientError(
+                "invalid_setting",
+                f"Max new tokens: this model allows at most {record.max_new_tokens}.",
+                request_id,
+            )
+        if request.top_k > (record.vocab_size or 0):
+            raise ClientError(
+                "invalid_setting",
+                f"Top-k: this model has {record.vocab_size} tokens.",
+                request_id,
+            )
+        if not await signals.allow_request(self.redis, self.client_identity()):
+            raise ClientError(
+                "rate_limited", "Too many generations in the last minute; wait a moment.",
+                request_id,
+            )
+        if await signals.live_workers(self.redis) == 0:
+            raise ClientError(
+                "no_worker",
+                "No model worker is running, so nothing can generate right now. "
+                "Ask whoever runs Glassbox to start one.",
+                request_id,
+            )
+        payload = request.model_dump(mode="json")
+        payload.update(
+            request_id=request_id,
+            model=record.slug,
+            model_path=str(record.path),
+            max_prompt_tokens=record.prompt_token_limit,
+        )
+        self.active_request = request_id
+        self.active_since = self.last_event_at = time.monotonic()
+        self.started = False
+        await sync_to_async(enqueue)(payload, self.channel_name)
+        await self.send_json({"type": "queued", "request_id": request_id, "model": record.slug})
+        self.watchdog = asyncio.create_task(self.watch(request_id))
+
+    async def find_model(self, slug: str | None, request_id: str) -> LanguageModel:
+        @sync_to_async
+        def lookup():
+            if slug is None:
+                return LanguageModel.objects.default()
+            return LanguageModel.objects.filter(slug=slug).first()
+
+        record = await lookup()
+        if record is None:
+            raise ClientError("unknown_model", f"There is no model called {slug!r}.", request_id)
+        if not record.enabled or record.status != LanguageModel.Status.READY:
+            raise ClientError(
+                "model_disabled", f"The model {record.name!r} is not available now.", request_id
+            )
+        return record
+
+    async def stop_generation(self) -> None:
+        if not self.active_request:
+            raise ClientError("not_running", "There is no generation to stop.")
+        await signals.request_cancel_async(self.redis, self.active_request)
+
+    async def cancel_active(self) -> None:
+        try:
+            await signals.request_cancel_async(self.redis, self.active_request)
+        except Exception:
+            logger.warning("could not set the cancel flag", exc_info=True)
+        self.finish()
+
+    def finish(self) -> None:
+        self.active_request = None
+        if self.watchdog and self.watchdog is not asyncio.current_task():
+            self.watchdog.cancel()
+        self.watchdog = None
+
+    async def watch(self, request_id: str) -> None:
+        """Report a generation that no worker will finish, instead of spinning forever."""
+        limits = settings.GLASSBOX
+        ttl = limits["WORKER_HEARTBEAT_TTL_S"]
+        while self.active_request == request_id:
+            await asyncio.sleep(WATCH_INTERVAL_S)
+            if self.active_request != request_id:
+                return
+            now = time.monotonic()
+            silent_for = now - self.last_event_at
+            if silent_for > ttl and await signals.live_workers(self.redis) == 0:
+                code, sentence = "worker_lost", "The model worker stopped; please try again."
+            elif not self.started and now - self.active_since > limits["QUEUE_TIMEOUT_S"] + 2:
+                code, sentence = "queue_timeout", "The server is too busy; please try again soon."
+            elif self.started and silent_for > limits["GENERATION_TIME_LIMIT_S"]:
+                code, sentence = "worker_lost", "The generation stalled; please try again."
+            else:
+                continue
+            await signals.request_cancel_async(self.redis, request_id)
+            self.finish()
+            await self.send_error(code, sentence, request_id)
+            return
+
+    async def send_error(self, code: str, message: str, request_id: str | None = None) -> None:
+        await self.send_json(error_message(code, message, request_id))
+
+    def client_identity(self) -> str:
+        user = self.scope.get("user")
+        if user is not None and user.is_authenticated:
+            return f"user:{user.pk}"
+        client = self.scope.get("client") or ("unknown", 0)
+        return f"ip:{client[0]}"
+
+    # -- channel-layer handlers -----------------------------------------------------------
+    async def generation_batch(self, event: dict) -> None:
+        for message in event["messages"]:
+            if message.get("request_id") != self.active_request:
+                continue  # a late message from a generation this client already left
+            self.last_event_at = time.monotonic()
+            self.started = True
+            await self.send_json(message)
+            if message["type"] in ("done", "error"):
+                self.finish()
+
+
+def enqueue(payload: dict, reply_channel: str) -> None:
+    """Publish the task by name, so this process never imports torch."""
+    from webapp.celery import app
+
+    app.send_task(
+        TASK_NAME,
+        kwargs={"request": payload, "reply_channel": reply_channel},
+        queue="gpu",
+        expires=settings.GLASSBOX["QUEUE_TIMEOUT_S"],
+    )

@@ -1,0 +1,63 @@
+"""Cross-process signals kept in Redis: cancel flags, worker heartbeats, rate limits.
+
+The consumer (Daphne) and the task (Celery worker) never share memory; these small keys
+are how they talk besides the channel layer.
+"""
+
+from __future__ import annotations
+
+import time
+
+from django.conf import settings
+
+from webapp.redis_client import KEY_PREFIX, sync_client
+
+CANCEL_TTL_S = 600
+WORKERS_KEY = KEY_PREFIX + "workers"  # sorted set: worker name -> last heartbeat (unix time)
+
+
+def sync_redis():
+    return sync_client()
+
+
+def cancel_key(request_id: str) -> str:
+    return f"{KEY_PREFIX}cancel:{request_id}"
+
+
+def request_cancel(client, request_id: str) -> None:
+    """Ask the task for `request_id` to stop at its next step (sync client)."""
+    client.set(cancel_key(request_id), b"1", ex=CANCEL_TTL_S)
+
+
+async def request_cancel_async(client, request_id: str) -> None:
+    await client.set(cancel_key(request_id), b"1", ex=CANCEL_TTL_S)
+
+
+def is_cancelled(client, request_id: str) -> bool:
+    return bool(client.exists(cancel_key(request_id)))
+
+
+def beat(client, worker_name: str) -> None:
+    client.zadd(WORKERS_KEY, {worker_name: time.time()})
+
+
+def forget_worker(client, worker_name: str) -> None:
+    client.zrem(WORKERS_KEY, worker_name)
+
+
+async def live_workers(client) -> int:
+    """How many workers sent a heartbeat within the TTL."""
+    ttl = settings.GLASSBOX["WORKER_HEARTBEAT_TTL_S"]
+    return await client.zcount(WORKERS_KEY, time.time() - ttl, "+inf")
+
+
+async def allow_request(client, who: str) -> bool:
+    """Fixed one-minute window rate limit per client identity."""
+    limit = settings.GLASSBOX["RATE_LIMIT_PER_MINUTE"]
+    if limit <= 0:
+        return True
+    key = f"{KEY_PREFIX}rate:{who}:{int(time.time() // 60)}"
+    count = await client.incr(key)
+    if count == 1:
+        await client.expire(key, 90)
+    return count <= limit

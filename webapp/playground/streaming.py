@@ -1,0 +1,157 @@
+"""The worker side of a generation: run the engine, stream its events to the consumer.
+
+One event loop lives for the whole worker process, so the channel layer's Redis
+connections are reused from one request to the next. Steps are coalesced: a message goes
+to the channel layer at most every COALESCE_S while tokens come faster than that, so a
+fast model cannot flood the consumer. The prompt, the done event and errors go at once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from typing import Any
+
+from channels.exceptions import ChannelFull
+from channels.layers import get_channel_layer
+from django.conf import settings
+
+from inference import CheckpointError, GenerationError, SamplingError
+
+from . import signals
+from .model_cache import get_model
+from .protocol import ClientError, error_message, event_json, resolve_selection
+
+logger = logging.getLogger(__name__)
+
+COALESCE_S = 0.03
+_loop: asyncio.AbstractEventLoop | None = None
+
+
+def run_generation(request: dict[str, Any], reply_channel: str) -> None:
+    """Entry point for the Celery task: run the async stream on the worker's loop."""
+    global _loop
+    if _loop is None or _loop.is_closed():
+        _loop = asyncio.new_event_loop()
+    _loop.run_until_complete(stream_generation(request, reply_channel))
+
+
+class BatchSender:
+    """Collects protocol messages and sends them to one channel in batches."""
+
+    def __init__(self, reply_channel: str):
+        self.layer = get_channel_layer()
+        self.reply_channel = reply_channel
+        self.pending: list[dict[str, Any]] = []
+        self.last_sent = 0.0
+        self.client_gone = False
+
+    async def add(self, message: dict[str, Any], urgent: bool = False) -> None:
+        self.pending.append(message)
+        if urgent or time.monotonic() - self.last_sent >= COALESCE_S:
+            await self.flush()
+
+    async def flush(self) -> None:
+        if not self.pending or self.client_gone:
+            return
+        batch, self.pending = self.pending, []
+        try:
+            await self.layer.send(
+                self.reply_channel, {"type": "generation.batch", "messages": batch}
+            )
+        except ChannelFull:
+            # the consumer is not draining its channel: the client has gone
+            self.client_gone = True
+        self.last_sent = time.monotonic()
+
+
+def cancelled_before_start(request_id: str) -> dict[str, Any]:
+    return {
+        "type": "done",
+        "request_id": request_id,
+        "finish_reason": "cancelled",
+        "prompt_tokens": 0,
+        "new_tokens": 0,
+        "seed": None,
+        "tokens_per_second": 0.0,
+        "time_to_first_token_ms": 0.0,
+        "prefill_ms": 0.0,
+        "total_ms": 0.0,
+    }
+
+
+async def stream_generation(request: dict[str, Any], reply_channel: str) -> None:
+    request_id = request["request_id"]
+    sender = BatchSender(reply_channel)
+    redis = signals.sync_redis()
+    deadline = time.monotonic() + settings.GLASSBOX["GENERATION_TIME_LIMIT_S"]
+    stopped_by: list[str] = []
+
+    def should_stop() -> bool:
+        if sender.client_gone or signals.is_cancelled(redis, request_id):
+            stopped_by.append("cancelled")
+            return True
+        if time.monotonic() > deadline:
+            stopped_by.append("time_limit")
+            return True
+        return False
+
+    try:
+        if signals.is_cancelled(redis, request_id):  # stopped while it waited in the queue
+            await sender.add(cancelled_before_start(request_id), urgent=True)
+            return
+        lm = get_model(request["model_path"])
+        ids = lm.tokenizer.encode(request["prompt"])
+        limit = request["max_prompt_tokens"]
+        if len(ids) > limit:
+            raise ClientError(
+                "prompt_too_long",
+                f"The prompt is {len(ids)} tokens long; this model reads at most {limit}.",
+            )
+        selection = resolve_selection(
+            request["attention"], lm.config.n_layer, lm.config.n_head
+        )
+        events = lm.generate(
+            ids,
+            max_new_tokens=request["max_new_tokens"],
+            temperature=request["temperature"],
+            top_k=request["top_k"],
+            top_p=request["top_p"],
+            seed=request["seed"],
+            capture_attention=selection is not None,
+            n_candidates=request["candidates"],
+            should_stop=should_stop,
+        )
+        for event in events:
+            message = event_json(event, request_id, lm.tokenizer, selection)
+            if event.type == "done" and stopped_by:
+                message["finish_reason"] = stopped_by[0]
+            await sender.add(message, urgent=event.type != "step")
+            if sender.client_gone:
+                break
+    except ClientError as exc:
+        await sender.add(error_message(exc.code, exc.message, request_id), urgent=True)
+    except CheckpointError as exc:
+        logger.warning("model %s failed to load: %s", request.get("model"), exc)
+        await sender.add(
+            error_message(
+                "model_unavailable",
+                "This model could not be loaded on the server; try another one.",
+                request_id,
+            ),
+            urgent=True,
+        )
+    except (GenerationError, SamplingError) as exc:
+        await sender.add(error_message("invalid_setting", str(exc), request_id), urgent=True)
+    except Exception:  # the worker must survive anything a request does
+        logger.exception("generation %s failed", request_id)
+        await sender.add(
+            error_message(
+                "internal_error", "Something went wrong while generating; please try again.",
+                request_id,
+            ),
+            urgent=True,
+        )
+    finally:
+        await sender.flush()

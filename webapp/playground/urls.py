@@ -1,0 +1,6 @@
+from django.urls import path
+
+from . import views
+
+app_name = "playground"
+urlpatterns = [path("", views.playground, name="page")]

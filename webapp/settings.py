@@ -1,0 +1,158 @@
+"""Glassbox settings: one file, every deploy-specific value read from the environment.
+
+Defaults are for a laptop or a classroom machine: DEBUG on, SQLite, Redis on loopback.
+A production deploy sets at least SECRET_KEY, DEBUG=false and ALLOWED_HOSTS.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from .env import env_bool, env_float, env_int, env_list, env_str
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+
+DEBUG = env_bool("DEBUG", True)
+_DEV_SECRET = "glassbox-development-only-secret-key-not-for-production-use-000"
+SECRET_KEY = env_str("SECRET_KEY", _DEV_SECRET if DEBUG else "")
+if not SECRET_KEY:
+    raise RuntimeError("SECRET_KEY must be set in the environment when DEBUG is off")
+ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["127.0.0.1", "localhost", "[::1]"])
+CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", [])
+
+INSTALLED_APPS = [
+    "daphne",  # runserver serves websockets too
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "whitenoise.runserver_nostatic",
+    "django.contrib.staticfiles",
+    "channels",
+    "webapp.catalog",
+    "webapp.pages",
+    "webapp.playground",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "webapp.urls"
+ASGI_APPLICATION = "webapp.asgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+# SQLite by default; DATABASE_URL=postgres://user:pass@host:5432/name for PostgreSQL.
+DATABASE_URL = env_str("DATABASE_URL", "")
+if DATABASE_URL:
+    from urllib.parse import urlparse
+
+    _db = urlparse(DATABASE_URL)
+    DATABASES = {
+        "default": {
+            "ENGINE": "django.db.backends.postgresql",
+            "NAME": _db.path.lstrip("/"),
+            "USER": _db.username or "",
+            "PASSWORD": _db.password or "",
+            "HOST": _db.hostname or "",
+            "PORT": str(_db.port or ""),
+        }
+    }
+else:
+    DATABASES = {
+        "default": {
+            "ENGINE": "django.db.backends.sqlite3",
+            "NAME": env_str("SQLITE_PATH", str(BASE_DIR / "db.sqlite3")),
+        }
+    }
+
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+]
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = "UTC"
+USE_I18N = True
+USE_TZ = True
+
+STATIC_URL = "static/"
+STATICFILES_DIRS = [BASE_DIR / "static"]
+STATIC_ROOT = BASE_DIR / "staticfiles"
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"},
+}
+
+# -- Redis: Celery's broker and the Channels layer ------------------------------------------
+REDIS_URL = env_str("REDIS_URL", "redis://127.0.0.1:6379/0")
+
+CHANNEL_LAYERS = {
+    "default": {
+        "BACKEND": "channels_redis.core.RedisChannelLayer",
+        "CONFIG": {
+            "hosts": [REDIS_URL],
+            # steps are coalesced by the worker; this is headroom for a burst, not a queue
+            "capacity": env_int("CHANNEL_CAPACITY", 500),
+            "expiry": 60,
+        },
+    }
+}
+
+CELERY_BROKER_URL = REDIS_URL
+CELERY_TASK_IGNORE_RESULT = True  # results travel over the channel layer
+CELERY_TASK_ACKS_LATE = False  # a generation replayed to a client who left is worse than a lost one
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+CELERY_TASK_ROUTES = {"playground.*": {"queue": "gpu"}}
+CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+CELERY_TASK_ALWAYS_EAGER = env_bool("CELERY_TASK_ALWAYS_EAGER", False)
+
+# -- Glassbox ------------------------------------------------------------------------------
+GLASSBOX = {
+    # where bundled and imported models live (a private folder, never served)
+    "MODELS_DIR": Path(env_str("GLASSBOX_MODELS_DIR", str(BASE_DIR / "models"))),
+    "DEFAULT_MODEL": env_str("GLASSBOX_DEFAULT_MODEL", "shakespeare"),
+    # the worker's device and threads; DEVICE=cuda on a GPU machine
+    "DEVICE": env_str("DEVICE", "cpu"),
+    "TORCH_THREADS": env_int("TORCH_THREADS", 1),
+    # request limits
+    "MAX_PROMPT_CHARS": env_int("GLASSBOX_MAX_PROMPT_CHARS", 4000),
+    "MAX_NEW_TOKENS": env_int("GLASSBOX_MAX_NEW_TOKENS", 500),
+    "MAX_CANDIDATES": 20,
+    "GENERATION_TIME_LIMIT_S": env_float("GLASSBOX_GENERATION_TIME_LIMIT_S", 120.0),
+    # a request still queued after this is dropped by Celery and reported to the client
+    "QUEUE_TIMEOUT_S": env_float("GLASSBOX_QUEUE_TIMEOUT_S", 60.0),
+    # worker heartbeats: a worker silent for this long is considered gone
+    "WORKER_HEARTBEAT_TTL_S": env_float("GLASSBOX_WORKER_HEARTBEAT_TTL_S", 6.0),
+    # generations per client (IP or user) per minute
+    "RATE_LIMIT_PER_MINUTE": env_int("GLASSBOX_RATE_LIMIT_PER_MINUTE", 30),
+}
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
+}
