@@ -105,9 +105,7 @@ class _PairStatistics:
     def _first_occurrence(self, pair: Pair) -> tuple[int, int]:
         index = min(self.holders[pair])  # pieces are numbered in order of first appearance
         tokens = self.pieces[index]
-        position = next(
-            i for i in range(len(tokens) - 1) if (tokens[i], tokens[i + 1]) == pair
-        )
+        position = next(i for i in range(len(tokens) - 1) if (tokens[i], tokens[i + 1]) == pair)
         return index, position
 
     def apply(self, pair: Pair) -> None:

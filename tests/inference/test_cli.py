@@ -15,8 +15,9 @@ def test_generate_streams_the_prompt_and_its_continuation(bundle_dir, lm, capsys
     code = main(["generate", str(bundle_dir), "the thing", "-n", "12", "-t", "0", "--stats"])
     out, err = capsys.readouterr()
     ids = lm.tokenizer.encode("the thing")
-    expected = [e.token_id for e in lm.generate(ids, max_new_tokens=12, temperature=0)
-                if e.type == "step"]
+    expected = [
+        e.token_id for e in lm.generate(ids, max_new_tokens=12, temperature=0) if e.type == "step"
+    ]
     assert code == 0
     assert out == "the thing" + lm.tokenizer.decode(expected) + "\n"
     assert "tokens/s" in err
@@ -38,7 +39,10 @@ def test_a_bad_model_dir_is_one_clear_line_and_exit_code_2(tmp_path, capsys):
 def test_runs_as_a_module(bundle_dir):
     result = subprocess.run(
         [sys.executable, "-m", "inference", "inspect", str(bundle_dir), "--json"],
-        cwd=REPO, capture_output=True, text=True, timeout=120,
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     assert result.returncode == 0, result.stderr
     assert '"total":' in result.stdout

@@ -121,9 +121,7 @@ def test_greedy_continuation_equals_transformers_generate(ours, hf_model, hf_tok
             eos_token_id=None,
             pad_token_id=hf_tokenizer.eos_token_id,
         )[0, len(ids) :].tolist()
-    steps = ours.generate(
-        ids, max_new_tokens=30, temperature=0, stop_at_end_of_text=False
-    )
+    steps = ours.generate(ids, max_new_tokens=30, temperature=0, stop_at_end_of_text=False)
     generated = [event.token_id for event in steps if event.type == "step"]
     assert generated == reference
 

@@ -10,6 +10,8 @@ def test_importing_inference_loads_no_web_or_queue_framework():
         "bad = [m for m in ('django', 'channels', 'celery', 'transformers') if m in sys.modules]; "
         "print(','.join(bad))"
     )
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=120
+    )
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == ""

@@ -46,11 +46,15 @@ def register_directory(
 def register_bundled_models() -> list[LanguageModel]:
     """Register every bundle folder in MODELS_DIR; make the configured default the default."""
     models_dir = Path(settings.GLASSBOX["MODELS_DIR"])
-    records = [
-        register_directory(child.name)
-        for child in sorted(models_dir.iterdir())
-        if child.is_dir() and (child / "config.json").is_file()
-    ] if models_dir.is_dir() else []
+    records = (
+        [
+            register_directory(child.name)
+            for child in sorted(models_dir.iterdir())
+            if child.is_dir() and (child / "config.json").is_file()
+        ]
+        if models_dir.is_dir()
+        else []
+    )
     if not LanguageModel.objects.filter(is_default=True).exists():
         preferred = settings.GLASSBOX["DEFAULT_MODEL"]
         candidate = (

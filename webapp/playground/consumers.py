@@ -21,12 +21,14 @@ from webapp.redis_client import async_client
 
 from . import signals
 from .protocol import (
+    DEFAULT_MAX_NEW_TOKENS,
     PROTOCOL_VERSION,
     ClientError,
     GenerateRequest,
     StopRequest,
     error_message,
     parse_client_message,
+    resolve_selection,
 )
 
 logger = logging.getLogger(__name__)
@@ -80,7 +82,8 @@ class GenerationConsumer(AsyncJsonWebsocketConsumer):
         request_id = request.request_id or uuid.uuid4().hex
         if self.active_request:
             raise ClientError(
-                "busy", "A generation is already running here; stop it or wait for it.",
+                "busy",
+                "A generation is already running here; stop it or wait for it.",
                 request_id,
             )
         limits = settings.GLASSBOX
@@ -92,6 +95,8 @@ class GenerationConsumer(AsyncJsonWebsocketConsumer):
                 request_id,
             )
         record = await self.find_model(request.model, request_id)
+        if request.max_new_tokens is None:
+            request.max_new_tokens = min(DEFAULT_MAX_NEW_TOKENS, record.max_new_tokens)
         if request.max_new_tokens > record.max_new_tokens:
             raise ClientError(
                 "invalid_setting",
@@ -104,9 +109,15 @@ class GenerationConsumer(AsyncJsonWebsocketConsumer):
                 f"Top-k: this model has {record.vocab_size} tokens.",
                 request_id,
             )
+        try:
+            resolve_selection(request.attention, record.n_layer or 0, record.n_head or 0)
+        except ClientError as exc:
+            exc.request_id = request_id
+            raise
         if not await signals.allow_request(self.redis, self.client_identity()):
             raise ClientError(
-                "rate_limited", "Too many generations in the last minute; wait a moment.",
+                "rate_limited",
+                "Too many generations in the last minute; wait a moment.",
                 request_id,
             )
         if await signals.live_workers(self.redis) == 0:
@@ -138,6 +149,8 @@ class GenerationConsumer(AsyncJsonWebsocketConsumer):
             return LanguageModel.objects.filter(slug=slug).first()
 
         record = await lookup()
+        if record is None and slug is None:
+            raise ClientError("unknown_model", "No model is available right now.", request_id)
         if record is None:
             raise ClientError("unknown_model", f"There is no model called {slug!r}.", request_id)
         if not record.enabled or record.status != LanguageModel.Status.READY:

@@ -13,6 +13,7 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 PROTOCOL_VERSION = 1
+DEFAULT_MAX_NEW_TOKENS = 100
 MAX_SEED = 2**31 - 1
 
 
@@ -43,7 +44,7 @@ class GenerateRequest(BaseModel):
     request_id: str | None = Field(default=None, max_length=64, pattern=r"^[A-Za-z0-9_.:-]+$")
     prompt: str = Field(max_length=100_000)
     model: str | None = Field(default=None, max_length=64)
-    max_new_tokens: int = Field(default=100, ge=1)
+    max_new_tokens: int | None = Field(default=None, ge=1)  # None: min(100, model's limit)
     temperature: float = Field(default=0.8, ge=0.0, le=5.0)
     top_k: int = Field(default=0, ge=0)
     top_p: float = Field(default=1.0, gt=0.0, le=1.0)
@@ -115,7 +116,9 @@ def parse_client_message(content: Any) -> GenerateRequest | StopRequest:
         return model.model_validate(content)
     except ValidationError as exc:
         code, message = explain_validation_error(exc)
-        request_id = content.get("request_id") if isinstance(content.get("request_id"), str) else None
+        request_id = (
+            content.get("request_id") if isinstance(content.get("request_id"), str) else None
+        )
         raise ClientError(code, message, request_id) from None
 
 

@@ -61,3 +61,20 @@ async def allow_request(client, who: str) -> bool:
     if count == 1:
         await client.expire(key, 90)
     return count <= limit
+
+
+OUTCOME_TTL_S = 600
+
+
+def record_outcome(client, request_id: str, outcome: dict) -> None:
+    """How a generation ended, kept briefly for operators (and tests) to inspect."""
+    import json
+
+    client.set(f"{KEY_PREFIX}outcome:{request_id}", json.dumps(outcome), ex=OUTCOME_TTL_S)
+
+
+def read_outcome(client, request_id: str) -> dict | None:
+    import json
+
+    raw = client.get(f"{KEY_PREFIX}outcome:{request_id}")
+    return json.loads(raw) if raw else None

@@ -109,9 +109,7 @@ async def stream_generation(request: dict[str, Any], reply_channel: str) -> None
                 "prompt_too_long",
                 f"The prompt is {len(ids)} tokens long; this model reads at most {limit}.",
             )
-        selection = resolve_selection(
-            request["attention"], lm.config.n_layer, lm.config.n_head
-        )
+        selection = resolve_selection(request["attention"], lm.config.n_layer, lm.config.n_head)
         events = lm.generate(
             ids,
             max_new_tokens=request["max_new_tokens"],
@@ -125,8 +123,11 @@ async def stream_generation(request: dict[str, Any], reply_channel: str) -> None
         )
         for event in events:
             message = event_json(event, request_id, lm.tokenizer, selection)
-            if event.type == "done" and stopped_by:
-                message["finish_reason"] = stopped_by[0]
+            if event.type == "done":
+                if stopped_by:
+                    message["finish_reason"] = stopped_by[0]
+                outcome = {k: message[k] for k in ("finish_reason", "new_tokens")}
+                signals.record_outcome(redis, request_id, outcome)
             await sender.add(message, urgent=event.type != "step")
             if sender.client_gone:
                 break
@@ -148,7 +149,8 @@ async def stream_generation(request: dict[str, Any], reply_channel: str) -> None
         logger.exception("generation %s failed", request_id)
         await sender.add(
             error_message(
-                "internal_error", "Something went wrong while generating; please try again.",
+                "internal_error",
+                "Something went wrong while generating; please try again.",
                 request_id,
             ),
             urgent=True,

