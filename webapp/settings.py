@@ -113,7 +113,9 @@ CHANNEL_LAYERS = {
     "default": {
         "BACKEND": "channels_redis.core.RedisChannelLayer",
         "CONFIG": {
-            "hosts": [REDIS_URL],
+            # redis-py 8 defaults to a 5 s socket timeout, which breaks the layer's
+            # blocking receive and closes idle websockets (channels_redis issue 422)
+            "hosts": [{"address": REDIS_URL, "socket_timeout": None}],
             # steps are coalesced by the worker; this is headroom for a burst, not a queue
             "capacity": env_int("CHANNEL_CAPACITY", 500),
             "expiry": 60,

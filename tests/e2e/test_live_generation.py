@@ -196,3 +196,17 @@ def test_a_dead_worker_is_reported_within_seconds(redis_server, models_dir):
         assert seconds < 10
     finally:
         stack.stop()
+
+
+def test_an_idle_socket_stays_open_regression_redis_socket_timeout(stack):
+    """redis-py 8's 5 s default socket timeout used to close idle websockets (1011)."""
+
+    async def run():
+        socket = await open_socket(stack)
+        await asyncio.sleep(7)
+        await socket.send(json.dumps({"type": "stop"}))
+        reply = json.loads(await socket.recv())
+        await socket.close()
+        return reply
+
+    assert asyncio.run(run())["code"] == "not_running"
