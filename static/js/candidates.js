@@ -3,7 +3,7 @@
 // top-k and top-p), the chosen token marked, plus the step's entropy and kept count.
 // Plain HTML bars, so the numbers are real text a screen reader can read.
 
-import { count, percent, rankWords, visibleText } from "./format.js";
+import { count, likelihoodWords, percent, visibleText } from "./format.js";
 
 function el(tag, className, text) {
   const node = document.createElement(tag);
@@ -70,7 +70,7 @@ export function renderCandidates(root, step, context, vocab) {
   kept.append(el("strong", "", count(step.kept)), ` of ${count(vocab)} tokens could be picked`);
   kept.title = "Kept: tokens left with a non-zero chance after top-k and top-p.";
   const picked = el("span", "stat");
-  picked.append(el("strong", "", percent(step.prob)), ` chance (raw ${percent(step.raw_prob)}), rank ${step.rank}`);
+  picked.append(el("strong", "", percent(step.prob)), ` chance (raw ${percent(step.raw_prob)}), ${likelihoodWords(step.rank)}`);
   stats.append(entropy, kept, picked);
   summary.replaceChildren(title, stats);
 
@@ -82,7 +82,7 @@ export function renderCandidates(root, step, context, vocab) {
   candidates.forEach((c, i) => list.append(row(c, i, max, c.id === step.token.id)));
   if (!inList) {
     const chosen = { id: step.token.id, text: step.token.text, raw_prob: step.raw_prob, prob: step.prob };
-    const item = row(chosen, step.rank, max, true, `outside the top ${candidates.length}: rank ${rankWords(step.rank)}`);
+    const item = row(chosen, step.rank, max, true, `not in the top ${candidates.length}: it was ${likelihoodWords(step.rank)}`);
     item.classList.add("outside");
     list.append(item);
   }

@@ -1,11 +1,18 @@
 // Formatting helpers shared by the playground modules: visible whitespace in token text,
 // percentages, byte dumps and plain-English names. Pure functions, no DOM.
 
-const CONTROL_PICTURES = 0x2400; // U+2400 "SYMBOL FOR NULL" onwards mirror the C0 controls
+// ASCII names of the C0 control characters, shown as ‹ESC› and the like: Unicode's
+// "control picture" symbols are missing from many fonts (and projectors' laptops).
+const C0_NAMES = [
+  "NUL", "SOH", "STX", "ETX", "EOT", "ENQ", "ACK", "BEL", "BS", "TAB", "LF", "VT", "FF", "CR",
+  "SO", "SI", "DLE", "DC1", "DC2", "DC3", "DC4", "NAK", "SYN", "ETB", "CAN", "EM", "SUB",
+  "ESC", "FS", "GS", "RS", "US",
+];
+const INVISIBLE = /[\p{Cc}\p{Cf}\p{Zs}\p{Zl}\p{Zp}]/u;
 
 /**
  * Token text with its invisible characters made visible: space → ·, newline → ↵,
- * tab → ⇥, carriage return → ␍, other control characters → their Unicode control picture.
+ * tab → →, other control or invisible characters → ‹NAME› or ‹U+XXXX›.
  * Partial UTF-8 tokens already arrive as `\xNN` escapes and are left as they are.
  */
 export function visibleText(text) {
@@ -15,11 +22,11 @@ export function visibleText(text) {
     const code = ch.codePointAt(0);
     if (ch === " ") out += "·";
     else if (ch === "\n") out += "↵";
-    else if (ch === "\t") out += "⇥";
-    else if (ch === "\r") out += "␍";
-    else if (code < 0x20) out += String.fromCodePoint(CONTROL_PICTURES + code);
-    else if (code === 0x7f) out += "␡";
-    else if (code === 0xa0) out += "⍽";
+    else if (ch === "\t") out += "→";
+    else if (code < 0x20) out += `‹${C0_NAMES[code]}›`;
+    else if (code === 0x7f) out += "‹DEL›";
+    else if (code === 0xa0) out += "‹NBSP›";
+    else if (INVISIBLE.test(ch)) out += `‹U+${code.toString(16).toUpperCase().padStart(4, "0")}›`;
     else out += ch;
   }
   return out;
@@ -64,10 +71,14 @@ export function ordinal(n) {
   return `${n}${{ 1: "st", 2: "nd", 3: "rd" }[n % 10] || "th"}`;
 }
 
-/** A token's rank (0 = most likely) in words. */
+/** A rank (0 = most likely) as "the most likely" or "the 3rd most likely". */
+export function likelihoodWords(rank) {
+  return rank === 0 ? "the most likely" : `the ${ordinal(rank + 1)} most likely`;
+}
+
+/** A token's rank (0 = most likely) in words, number first. */
 export function rankWords(rank) {
-  if (rank === 0) return "0 — the most likely token";
-  return `${count(rank)} — ${ordinal(rank + 1)} most likely`;
+  return `${count(rank)} (${likelihoodWords(rank)} token)`;
 }
 
 const FINISH_REASONS = {

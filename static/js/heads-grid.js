@@ -122,7 +122,8 @@ export class HeadsGrid {
         ctx.fillStyle = "#eef0f2";
         ctx.fillRect(0, 0, size, size);
         ctx.imageSmoothingEnabled = n > size;
-        ctx.drawImage(image, 0, 0, n, n, 0, 0, size, size);
+        const src = Math.min(n, image.width);
+        ctx.drawImage(image, 0, 0, src, src, 0, 0, (size * src) / n, (size * src) / n);
       } else {
         ctx.fillStyle = "#f1f3f5";
         ctx.fillRect(0, 0, size, size);

@@ -187,9 +187,11 @@ export function drawHeatmap(canvas, options) {
     return null;
   }
 
-  const labelled = (cssWidth - 90) / n >= fontSize + 2;
+  const labelled = (cssWidth - fontSize * 9) / n >= fontSize + 2;
   const margin = labelled ? Math.round(fontSize * 6.5) : Math.round(fontSize * 3.2);
-  const plot = cssWidth - margin - 6;
+  // rotated column labels lean right: leave room for the last ones
+  const right = labelled ? Math.round(fontSize * 2.2) : 6;
+  const plot = cssWidth - margin - right;
   const cell = plot / n;
   const x0 = margin;
   const y0 = margin;
@@ -197,7 +199,8 @@ export function drawHeatmap(canvas, options) {
   ctx.fillStyle = hatch(ctx);
   ctx.fillRect(x0, y0, plot, plot);
   ctx.imageSmoothingEnabled = cell < 1;
-  ctx.drawImage(image, 0, 0, n, n, x0, y0, plot, plot);
+  const src = Math.min(n, image.width); // the image may lag a token behind when it must grow
+  ctx.drawImage(image, 0, 0, src, src, x0, y0, src * cell, src * cell);
 
   if (cell >= 7) {
     ctx.strokeStyle = "rgba(255,255,255,0.55)";
