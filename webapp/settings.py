@@ -98,6 +98,10 @@ TIME_ZONE = "UTC"
 USE_I18N = True
 USE_TZ = True
 
+# uploads larger than this go to a temporary file rather than memory
+FILE_UPLOAD_MAX_MEMORY_SIZE = 10 * 2**20
+DATA_UPLOAD_MAX_MEMORY_SIZE = 10 * 2**20
+
 STATIC_URL = "static/"
 STATICFILES_DIRS = [BASE_DIR / "static"]
 STATIC_ROOT = BASE_DIR / "staticfiles"
@@ -127,7 +131,7 @@ CELERY_BROKER_URL = REDIS_URL
 CELERY_TASK_IGNORE_RESULT = True  # results travel over the channel layer
 CELERY_TASK_ACKS_LATE = False  # a generation replayed to a client who left is worse than a lost one
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
-CELERY_TASK_ROUTES = {"playground.*": {"queue": "gpu"}}
+CELERY_TASK_ROUTES = {"playground.*": {"queue": "gpu"}, "catalog.*": {"queue": "cpu"}}
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_TASK_ALWAYS_EAGER = env_bool("CELERY_TASK_ALWAYS_EAGER", False)
 
@@ -139,6 +143,9 @@ GLASSBOX = {
     # the worker's device and threads; DEVICE=cuda on a GPU machine
     "DEVICE": env_str("DEVICE", "cpu"),
     "TORCH_THREADS": env_int("TORCH_THREADS", 1),
+    # the largest model folder or upload accepted, and the memory a worker may fill with models
+    "MAX_MODEL_MB": env_int("GLASSBOX_MAX_MODEL_MB", 1024),
+    "WORKER_MEMORY_MB": env_int("GLASSBOX_WORKER_MEMORY_MB", 2048),
     # request limits
     "MAX_PROMPT_CHARS": env_int("GLASSBOX_MAX_PROMPT_CHARS", 4000),
     "MAX_NEW_TOKENS": env_int("GLASSBOX_MAX_NEW_TOKENS", 500),

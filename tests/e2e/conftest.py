@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from inference import load_model
@@ -9,6 +11,7 @@ from tests.conftest import REDIS_PORT, REPO, TEST_TMP
 
 from .stack import prepare_stack
 
+CHROMIUM = Path("/usr/bin/chromium")
 BUNDLED_MODEL = REPO / "models" / "shakespeare"
 BUNDLED_MODEL = __import__("pathlib").Path("/tmp/tinytrain")  # TEMP
 
@@ -40,3 +43,24 @@ def stack(redis_server, models_dir):
 @pytest.fixture(scope="session")
 def bundled_lm(models_dir):
     return load_model(models_dir / "shakespeare")
+
+
+@pytest.fixture(scope="module")  # per module: Playwright's loop must not outlive asyncio tests
+def browser():
+    if not CHROMIUM.exists():
+        pytest.skip("Debian's chromium is not installed (make test installs it)")
+    playwright_api = pytest.importorskip("playwright.sync_api")
+    with playwright_api.sync_playwright() as p:
+        browser = p.chromium.launch(
+            executable_path=str(CHROMIUM),
+            headless=True,
+            args=[
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--no-first-run",
+            ],
+        )
+        yield browser
+        browser.close()

@@ -4,6 +4,7 @@ pointed at a real Redis, with their own SQLite database and model folder."""
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -56,7 +57,7 @@ class Stack:
                 "webapp",
                 "worker",
                 "-Q",
-                "gpu",
+                "gpu,cpu",
                 "-P",
                 "solo",
                 "-c",
@@ -136,8 +137,15 @@ def wait_for(check, timeout: float, what: str, process: subprocess.Popen | None 
     raise TimeoutError(f"{what} not ready after {timeout} s")
 
 
-def prepare_stack(root: Path, redis_url: str, models_dir: Path, **extra_env: str) -> Stack:
-    """Database migrated and models registered; no process started yet."""
+def prepare_stack(
+    root: Path,
+    redis_url: str,
+    models_dir: Path,
+    database_from: Path | None = None,
+    **extra_env: str,
+) -> Stack:
+    """Database migrated and models registered (or copied from another stack's database);
+    no process started yet."""
     root.mkdir(parents=True, exist_ok=True)
     env = dict(os.environ)
     env.update(
@@ -152,6 +160,9 @@ def prepare_stack(root: Path, redis_url: str, models_dir: Path, **extra_env: str
     )
     stack = Stack(root=root, env=env, redis=redis.Redis.from_url(redis_url))
     stack.redis.flushdb()
-    stack.manage("migrate", "--noinput")
-    stack.manage("register_bundled_models")
+    if database_from is not None:
+        shutil.copyfile(database_from, root / "db.sqlite3")
+    else:
+        stack.manage("migrate", "--noinput")
+        stack.manage("register_bundled_models")
     return stack

@@ -168,21 +168,22 @@ def test_bad_input_over_the_real_server_keeps_the_socket_usable(stack):
     assert rest[-1]["type"] == "done" and rest[-1]["new_tokens"] == 3
 
 
-def test_a_dead_worker_is_reported_within_seconds(redis_server, models_dir):
+def test_a_dead_worker_is_reported_within_seconds(stack, models_dir):
     """Its own stack (Redis database 2), since this test kills the worker."""
-    stack = prepare_stack(
+    crash = prepare_stack(
         TEST_TMP / "crash",
         f"redis://127.0.0.1:{REDIS_PORT}/2",
         models_dir,
+        database_from=stack.root / "db.sqlite3",
         GLASSBOX_WORKER_HEARTBEAT_TTL_S="3",
     )
     try:
-        stack.start_worker()
-        stack.start_web()
-        stack.kill("worker")
+        crash.start_worker()
+        crash.start_web()
+        crash.kill("worker")
 
         async def run():
-            socket = await open_socket(stack)
+            socket = await open_socket(crash)
             await socket.send(json.dumps({"type": "generate", "prompt": PROMPT}))
             started = time.monotonic()
             messages = await receive_until_done(socket, timeout=30)
@@ -195,7 +196,7 @@ def test_a_dead_worker_is_reported_within_seconds(redis_server, models_dir):
         assert error["code"] in ("no_worker", "worker_lost")
         assert seconds < 10
     finally:
-        stack.stop()
+        crash.stop()
 
 
 def test_an_idle_socket_stays_open_regression_redis_socket_timeout(stack):

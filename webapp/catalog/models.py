@@ -38,7 +38,10 @@ class LanguageModel(models.Model):
     status_reason = models.TextField(blank=True)
 
     # facts filled in by validation
+    sha256 = models.CharField(max_length=64, blank=True, help_text="Checksum of the files.")
+    file_size = models.PositiveBigIntegerField(null=True, blank=True, help_text="Bytes on disk.")
     source_format = models.CharField(max_length=32, blank=True)
+    tokenizer_kind = models.CharField(max_length=32, blank=True)
     n_layer = models.PositiveIntegerField(null=True, blank=True)
     n_head = models.PositiveIntegerField(null=True, blank=True)
     n_embd = models.PositiveIntegerField(null=True, blank=True)
@@ -54,6 +57,13 @@ class LanguageModel(models.Model):
         null=True, blank=True, help_text="Empty: the model's context length minus one."
     )
 
+    # the last load-and-generate check a worker ran, for the admin to read
+    check_output = models.TextField(blank=True)
+    checked_at = models.DateTimeField(null=True, blank=True)
+
+    added_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -61,6 +71,7 @@ class LanguageModel(models.Model):
 
     class Meta:
         ordering = ["name"]
+        permissions = [("manage_models", "Can manage language models")]
         constraints = [
             models.UniqueConstraint(
                 fields=["is_default"],

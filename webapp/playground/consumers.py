@@ -132,6 +132,7 @@ class GenerationConsumer(AsyncJsonWebsocketConsumer):
             request_id=request_id,
             model=record.slug,
             model_path=str(record.path),
+            model_sha256=record.sha256,
             max_prompt_tokens=record.prompt_token_limit,
         )
         self.active_request = request_id

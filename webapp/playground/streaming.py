@@ -20,7 +20,7 @@ from django.conf import settings
 from inference import CheckpointError, GenerationError, SamplingError
 
 from . import signals
-from .model_cache import get_model
+from .model_cache import ModelChanged, get_model
 from .protocol import ClientError, error_message, event_json, resolve_selection
 
 logger = logging.getLogger(__name__)
@@ -111,7 +111,7 @@ async def stream_generation(request: dict[str, Any], reply_channel: str) -> None
         if signals.is_cancelled(redis, request_id):  # stopped while it waited in the queue
             await sender.add(cancelled_before_start(request_id), urgent=True)
             return
-        lm = get_model(request["model_path"])
+        lm = get_model(request["model_path"], request.get("model_sha256", ""))
         ids = lm.tokenizer.encode(request["prompt"])
         limit = request["max_prompt_tokens"]
         if len(ids) > limit:
@@ -144,6 +144,16 @@ async def stream_generation(request: dict[str, Any], reply_channel: str) -> None
                 break
     except ClientError as exc:
         await sender.add(error_message(exc.code, exc.message, request_id), urgent=True)
+    except ModelChanged as exc:
+        logger.warning("model %s refused: %s", request.get("model"), exc)
+        await sender.add(
+            error_message(
+                "model_unavailable",
+                "This model's files changed since it was checked; staff must re-validate it.",
+                request_id,
+            ),
+            urgent=True,
+        )
     except CheckpointError as exc:
         logger.warning("model %s failed to load: %s", request.get("model"), exc)
         await sender.add(

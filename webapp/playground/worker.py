@@ -52,7 +52,7 @@ def _preload_default_model() -> None:
     try:
         record = LanguageModel.objects.default()
         if record is not None:
-            get_model(record.path)
+            get_model(record.path, record.sha256)
             logger.info("preloaded model %s", record.slug)
     except Exception:
         logger.warning("could not preload the default model", exc_info=True)
