@@ -1,4 +1,4 @@
-"""`python manage.py import_model PATH [--slug ...]`: add a model folder (or .zip) from this server."""
+"""`manage.py import_model PATH [--slug ...]`: add a model folder or .zip from this server."""
 
 from pathlib import Path
 
