@@ -257,7 +257,7 @@ def train(cfg: TrainConfig) -> Path:
             "units": "mean cross-entropy per token, nats",
         },
         "trained_at": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
-        "command": "python -m inference.train " + " ".join(sys.argv[1:]),
+        "command": " ".join(["python -m inference.train", *sys.argv[1:]]),
     }
     card["samples"] = write_samples(model, tokenizer, cfg.seed)
     path = save_bundle(cfg.out, model, tokenizer, card)

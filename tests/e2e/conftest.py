@@ -13,7 +13,6 @@ from .stack import prepare_stack
 
 CHROMIUM = Path("/usr/bin/chromium")
 BUNDLED_MODEL = REPO / "models" / "shakespeare"
-BUNDLED_MODEL = __import__("pathlib").Path("/tmp/tinytrain")  # TEMP
 
 
 @pytest.fixture(scope="session")
