@@ -55,3 +55,29 @@ def test_admin_needs_login(client):
     response = client.get("/admin/catalog/languagemodel/")
     assert response.status_code == 302
     assert "/admin/login/" in response["Location"]
+
+
+def test_the_default_model_is_listed_first(client, ready_model):
+    ready_model.is_default = False
+    ready_model.save()
+    LanguageModel.objects.create(
+        slug="zeta",
+        name="Zeta",
+        directory="zeta",
+        status="ready",
+        is_default=True,
+        n_layer=1,
+        n_head=1,
+        block_size=8,
+    )
+    LanguageModel.objects.create(
+        slug="alpha",
+        name="Alpha",
+        directory="alpha",
+        status="ready",
+        n_layer=1,
+        n_head=1,
+        block_size=8,
+    )
+    slugs = [m["slug"] for m in client.get("/playground/").context["page_config"]["models"]]
+    assert slugs == ["zeta", "alpha", "tiny"]

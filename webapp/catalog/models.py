@@ -14,6 +14,10 @@ class LanguageModelQuerySet(models.QuerySet):
         """Models a student may use: enabled and validated."""
         return self.filter(enabled=True, status=LanguageModel.Status.READY)
 
+    def for_students(self) -> list[LanguageModel]:
+        """Available models, the default first, then by name."""
+        return sorted(self.available(), key=lambda m: (not m.is_default, m.name.lower()))
+
     def default(self) -> LanguageModel | None:
         available = self.available()
         return available.filter(is_default=True).first() or available.order_by("name").first()

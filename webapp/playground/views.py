@@ -9,7 +9,7 @@ from .protocol import PROTOCOL_VERSION
 
 
 def playground(request):
-    models = [record.public_facts() for record in LanguageModel.objects.available()]
+    models = [record.public_facts() for record in LanguageModel.objects.for_students()]
     default = LanguageModel.objects.default()
     return render(
         request,
