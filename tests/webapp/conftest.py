@@ -1,4 +1,4 @@
-"""Fixtures for the web app: a real Redis on loopback, and registry records."""
+"""Fixtures for the web app: a clean Redis, a private models folder, registry records."""
 
 from __future__ import annotations
 
@@ -13,3 +13,31 @@ def redis_client(redis_server):
     sync_client.cache_clear()
     yield redis_server
     redis_server.flushall()
+
+
+@pytest.fixture
+def models_dir(tmp_path, settings):
+    """An empty private models folder in place of the repo's."""
+    folder = tmp_path / "models"
+    folder.mkdir()
+    settings.GLASSBOX = {**settings.GLASSBOX, "MODELS_DIR": folder}
+    return folder
+
+
+def ready_record(slug: str = "tiny", **fields):
+    """A ready registry record whose facts describe a small model (no files needed)."""
+    from webapp.catalog.models import LanguageModel
+
+    values = dict(
+        name=slug.title(),
+        directory=slug,
+        status=LanguageModel.Status.READY,
+        n_layer=2,
+        n_head=4,
+        n_embd=32,
+        block_size=64,
+        vocab_size=300,
+        parameters=1000,
+    )
+    values.update(fields)
+    return LanguageModel.objects.create(slug=slug, **values)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import pytest
 from channels.testing import WebsocketCommunicator
 
+from tests.webapp.conftest import ready_record
 from webapp.asgi import application
 from webapp.catalog.models import LanguageModel
 from webapp.playground import signals
@@ -19,20 +20,7 @@ ORIGIN = (b"origin", b"http://127.0.0.1:8000")
 
 @pytest.fixture
 def model_record(db):
-    return LanguageModel.objects.create(
-        slug="tiny",
-        name="Tiny",
-        directory="tiny",
-        status=LanguageModel.Status.READY,
-        is_default=True,
-        n_layer=2,
-        n_head=4,
-        n_embd=32,
-        block_size=64,
-        vocab_size=300,
-        parameters=1000,
-        max_new_tokens=50,
-    )
+    return ready_record("tiny", is_default=True, max_new_tokens=50)
 
 
 @pytest.fixture

@@ -12,14 +12,6 @@ from webapp.catalog.models import LanguageModel
 pytestmark = pytest.mark.django_db
 
 
-@pytest.fixture
-def models_dir(tmp_path, settings):
-    folder = tmp_path / "models"
-    folder.mkdir()
-    settings.GLASSBOX = {**settings.GLASSBOX, "MODELS_DIR": folder}
-    return folder
-
-
 def test_import_a_folder(models_dir, tmp_path, capsys):
     source = make_bundle(tmp_path / "My_Model")
     call_command("import_model", str(source))

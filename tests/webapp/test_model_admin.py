@@ -24,14 +24,6 @@ CHANGELIST_URL = "/admin/catalog/languagemodel/"
 
 
 @pytest.fixture
-def models_dir(tmp_path, settings):
-    folder = tmp_path / "models"
-    folder.mkdir()
-    settings.GLASSBOX = {**settings.GLASSBOX, "MODELS_DIR": folder}
-    return folder
-
-
-@pytest.fixture
 def no_worker(monkeypatch):
     """Uploads enqueue a check for a worker; here the test runs the task itself."""
     sent = []

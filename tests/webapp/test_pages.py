@@ -4,26 +4,14 @@ from __future__ import annotations
 
 import pytest
 
-from webapp.catalog.models import LanguageModel
+from tests.webapp.conftest import ready_record
 
 pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
 def ready_model():
-    return LanguageModel.objects.create(
-        slug="tiny",
-        name="Tiny",
-        directory="tiny",
-        status="ready",
-        is_default=True,
-        n_layer=2,
-        n_head=4,
-        n_embd=32,
-        block_size=64,
-        vocab_size=300,
-        parameters=1234,
-    )
+    return ready_record("tiny", is_default=True)
 
 
 def test_home_page_links_the_playground(client, ready_model):
@@ -33,9 +21,7 @@ def test_home_page_links_the_playground(client, ready_model):
 
 
 def test_playground_page_lists_available_models(client, ready_model):
-    LanguageModel.objects.create(
-        slug="off", name="Off", directory="off", status="ready", enabled=False
-    )
+    ready_record("off", enabled=False)
     response = client.get("/playground/")
     assert response.status_code == 200
     config = response.context["page_config"]
@@ -60,24 +46,7 @@ def test_admin_needs_login(client):
 def test_the_default_model_is_listed_first(client, ready_model):
     ready_model.is_default = False
     ready_model.save()
-    LanguageModel.objects.create(
-        slug="zeta",
-        name="Zeta",
-        directory="zeta",
-        status="ready",
-        is_default=True,
-        n_layer=1,
-        n_head=1,
-        block_size=8,
-    )
-    LanguageModel.objects.create(
-        slug="alpha",
-        name="Alpha",
-        directory="alpha",
-        status="ready",
-        n_layer=1,
-        n_head=1,
-        block_size=8,
-    )
+    ready_record("zeta", is_default=True)
+    ready_record("alpha")
     slugs = [m["slug"] for m in client.get("/playground/").context["page_config"]["models"]]
     assert slugs == ["zeta", "alpha", "tiny"]

@@ -67,6 +67,23 @@ class BatchSender:
         self.last_sent = time.monotonic()
 
 
+def explain_failure(exc: Exception, request: dict[str, Any]) -> tuple[str, str]:
+    """(code, sentence for the student) for a failed generation; the details go to the log."""
+    if isinstance(exc, ModelChanged):
+        logger.warning("model %s refused: %s", request.get("model"), exc)
+        return (
+            "model_unavailable",
+            "This model's files changed since it was checked; staff must re-validate it.",
+        )
+    if isinstance(exc, CheckpointError):
+        logger.warning("model %s failed to load: %s", request.get("model"), exc)
+        return "model_unavailable", "This model could not be loaded on the server; try another."
+    if isinstance(exc, (GenerationError, SamplingError)):
+        return "invalid_setting", str(exc)
+    logger.error("generation %s failed", request.get("request_id"), exc_info=exc)
+    return "internal_error", "Something went wrong while generating; please try again."
+
+
 def cancelled_before_start(request_id: str) -> dict[str, Any]:
     return {
         "type": "done",
@@ -144,37 +161,8 @@ async def stream_generation(request: dict[str, Any], reply_channel: str) -> None
                 break
     except ClientError as exc:
         await sender.add(error_message(exc.code, exc.message, request_id), urgent=True)
-    except ModelChanged as exc:
-        logger.warning("model %s refused: %s", request.get("model"), exc)
-        await sender.add(
-            error_message(
-                "model_unavailable",
-                "This model's files changed since it was checked; staff must re-validate it.",
-                request_id,
-            ),
-            urgent=True,
-        )
-    except CheckpointError as exc:
-        logger.warning("model %s failed to load: %s", request.get("model"), exc)
-        await sender.add(
-            error_message(
-                "model_unavailable",
-                "This model could not be loaded on the server; try another one.",
-                request_id,
-            ),
-            urgent=True,
-        )
-    except (GenerationError, SamplingError) as exc:
-        await sender.add(error_message("invalid_setting", str(exc), request_id), urgent=True)
-    except Exception:  # the worker must survive anything a request does
-        logger.exception("generation %s failed", request_id)
-        await sender.add(
-            error_message(
-                "internal_error",
-                "Something went wrong while generating; please try again.",
-                request_id,
-            ),
-            urgent=True,
-        )
+    except Exception as exc:  # the worker must survive anything a request does
+        code, sentence = explain_failure(exc, request)
+        await sender.add(error_message(code, sentence, request_id), urgent=True)
     finally:
         await sender.flush()
