@@ -39,7 +39,7 @@ $(CORPUS_DIR)/manifest.json: $(CORPUS_TARBALL) inference/data.py
 
 corpus: $(CORPUS_DIR)/manifest.json
 
-# Retrain the bundled model exactly as shipped (about 35 minutes on 2 CPU cores).
+# Retrain the bundled model exactly as shipped (30 to 40 minutes on 2 CPU cores).
 model: corpus
 	$(PY) -m inference.train --data $(CORPUS_DIR) --out models/shakespeare
 
