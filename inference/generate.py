@@ -57,7 +57,7 @@ class DoneEvent:
     finish_reason: str  # one of FINISH_REASONS
     prompt_tokens: int
     new_tokens: int
-    seed: int  # the seed actually used, so that a run can be repeated
+    seed: int | None  # the seed actually used, so that a run can be repeated
     prefill_ms: float
     time_to_first_token_ms: float
     total_ms: float

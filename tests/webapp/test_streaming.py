@@ -75,3 +75,9 @@ def test_a_full_channel_means_the_client_is_gone():
 
     asyncio.run(run())
     assert sender.client_gone
+
+
+def test_a_request_stopped_in_the_queue_still_gets_a_done_message():
+    message = streaming.cancelled_before_start("r-5")
+    assert message["type"] == "done" and message["request_id"] == "r-5"
+    assert message["finish_reason"] == "cancelled" and message["new_tokens"] == 0

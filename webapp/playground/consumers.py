@@ -22,6 +22,7 @@ from webapp.redis_client import async_client
 from . import signals
 from .protocol import (
     DEFAULT_MAX_NEW_TOKENS,
+    GENERATE_TASK,
     PROTOCOL_VERSION,
     ClientError,
     GenerateRequest,
@@ -32,7 +33,6 @@ from .protocol import (
 )
 
 logger = logging.getLogger(__name__)
-TASK_NAME = "playground.generate"
 WATCH_INTERVAL_S = 1.0
 
 
@@ -228,7 +228,7 @@ def enqueue(payload: dict, reply_channel: str) -> None:
     from webapp.celery import app
 
     app.send_task(
-        TASK_NAME,
+        GENERATE_TASK,
         kwargs={"request": payload, "reply_channel": reply_channel},
         queue="gpu",
         expires=settings.GLASSBOX["QUEUE_TIMEOUT_S"],

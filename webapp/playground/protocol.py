@@ -13,6 +13,8 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 PROTOCOL_VERSION = 1
+# the Celery task that serves `generate`; sent by name so the web process never imports torch
+GENERATE_TASK = "playground.generate"
 DEFAULT_MAX_NEW_TOKENS = 100
 MAX_SEED = 2**31 - 1
 

@@ -17,7 +17,7 @@ from channels.exceptions import ChannelFull
 from channels.layers import get_channel_layer
 from django.conf import settings
 
-from inference import CheckpointError, GenerationError, SamplingError
+from inference import CheckpointError, DoneEvent, GenerationError, SamplingError
 
 from . import signals
 from .model_cache import ModelChanged, get_model
@@ -85,18 +85,18 @@ def explain_failure(exc: Exception, request: dict[str, Any]) -> tuple[str, str]:
 
 
 def cancelled_before_start(request_id: str) -> dict[str, Any]:
-    return {
-        "type": "done",
-        "request_id": request_id,
-        "finish_reason": "cancelled",
-        "prompt_tokens": 0,
-        "new_tokens": 0,
-        "seed": None,
-        "tokens_per_second": 0.0,
-        "time_to_first_token_ms": 0.0,
-        "prefill_ms": 0.0,
-        "total_ms": 0.0,
-    }
+    """The `done` message for a request stopped while it still waited in the queue."""
+    nothing = DoneEvent(
+        finish_reason="cancelled",
+        prompt_tokens=0,
+        new_tokens=0,
+        seed=None,
+        prefill_ms=0.0,
+        time_to_first_token_ms=0.0,
+        total_ms=0.0,
+        tokens_per_second=0.0,
+    )
+    return event_json(nothing, request_id, tokenizer=None, selection=None)
 
 
 async def stream_generation(request: dict[str, Any], reply_channel: str) -> None:
