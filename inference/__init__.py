@@ -5,10 +5,14 @@ Plain PyTorch and tiktoken; this package never imports Django, Channels or Celer
     lm = inference.load_model("models/shakespeare")
     ids = lm.tokenizer.encode("To be, or not")
     trace = lm.trace(ids)                      # .logits (T, vocab), .attention (L, H, T, T)
+    trace = lm.trace(ids, capture="all", layers=[2])   # every part, layer 2's in full
+    ablated = lm.trace(ids, intervention=Intervention(ablate_heads={(2, 0)}))
+    ablated.comparison                         # next-token distribution before and after
     for event in lm.generate(ids, max_new_tokens=20, temperature=0.8, seed=1):
         ...                                    # PromptEvent, StepEvent..., DoneEvent
 """
 
+from .capture import PARTS, CaptureError, CaptureSpec
 from .checkpoint import (
     CheckpointError,
     CheckpointInfo,
@@ -17,15 +21,38 @@ from .checkpoint import (
     validate_checkpoint,
 )
 from .config import ConfigError, GPTConfig
+from .experiments import (
+    Comparison,
+    compare_next_token,
+    steering_vector_from_prompts,
+    steering_vector_from_token,
+)
 from .generate import DoneEvent, GenerationError, PromptEvent, StepEvent, generate
+from .interventions import Intervention, InterventionError, Steering
 from .kv_cache import KVCache
-from .lm import LanguageModel, Trace
+from .lm import LanguageModel, LayerNormTrace, LogitLens, Trace
 from .model import GPT
+from .quantization import QuantizationError, quantized_copy, weight_memory
 from .sampling import SamplingError, SamplingSettings, sample
 from .tokenizer import Tokenizer, TokenizerError
 
 __all__ = [
+    "PARTS",
     "GPT",
+    "CaptureError",
+    "CaptureSpec",
+    "Comparison",
+    "Intervention",
+    "InterventionError",
+    "LayerNormTrace",
+    "LogitLens",
+    "QuantizationError",
+    "Steering",
+    "compare_next_token",
+    "quantized_copy",
+    "steering_vector_from_prompts",
+    "steering_vector_from_token",
+    "weight_memory",
     "CheckpointError",
     "CheckpointInfo",
     "ConfigError",

@@ -38,6 +38,7 @@ from typing import Any
 
 import torch
 
+from .capture import CaptureSpec
 from .checkpoint import HF_TRANSPOSED, CheckpointError, load_model
 from .config import GPTConfig
 from .kv_cache import KVCache
@@ -49,6 +50,7 @@ BENCH_CONFIG = GPTConfig(vocab_size=4096, block_size=512, n_layer=5, n_head=4, n
 SEED = 1234
 PROMPT_LENGTHS = (64, 256)
 CONTEXTS = (64, 256)
+ATTENTION_ONLY = CaptureSpec.of("attention")
 LOGITS_TOLERANCE = 1e-4  # float32 on both sides; the kernels differ, not the arithmetic
 
 
@@ -79,7 +81,7 @@ NOTES = [
     "and a repetition then decodes decode_steps tokens in a row, at positions C, C+1, ...",
     "recompute: no KV cache; each step runs the whole sequence so far (C+1, C+2, ... "
     "tokens) with last_logits_only=True.",
-    "capture: capture_attention=True on every forward, i.e. every layer's and head's "
+    "capture: capture=CaptureSpec.of('attention') on every forward, i.e. every layer's and head's "
     "attention weights for the new query positions.",
     "transformers: GPT2LMHeadModel with attn_implementation='eager' (the only one that "
     "returns attentions) and the same weights. Decode is a manual loop of "
@@ -152,7 +154,12 @@ def prefill_timer(model: GPT, ids: torch.Tensor, length: int, capture: bool) -> 
     def once() -> float:
         cache = _new_cache(model)
         started = time.perf_counter()
-        model(ids[:, :length], kv_cache=cache, capture_attention=capture, last_logits_only=True)
+        model(
+            ids[:, :length],
+            kv_cache=cache,
+            capture=ATTENTION_ONLY if capture else None,
+            last_logits_only=True,
+        )
         return _elapsed_ms(started)
 
     return once
@@ -171,7 +178,7 @@ def cached_decode_timer(
             model(
                 ids[:, i : i + 1],
                 kv_cache=cache,
-                capture_attention=capture,
+                capture=ATTENTION_ONLY if capture else None,
                 last_logits_only=True,
             )
         return _elapsed_ms(started, steps)
@@ -187,7 +194,9 @@ def recompute_decode_timer(
     def once() -> float:
         started = time.perf_counter()
         for i in range(context, context + steps):
-            model(ids[:, : i + 1], capture_attention=capture, last_logits_only=True)
+            model(
+                ids[:, : i + 1], capture=ATTENTION_ONLY if capture else None, last_logits_only=True
+            )
         return _elapsed_ms(started, steps)
 
     return once

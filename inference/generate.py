@@ -16,6 +16,8 @@ from dataclasses import dataclass
 
 import torch
 
+from .capture import CaptureSpec
+from .interventions import Intervention
 from .kv_cache import KVCache
 from .model import GPT
 from .sampling import SampleReport, SamplingSettings, sample
@@ -31,7 +33,8 @@ class GenerationError(ValueError):
 @dataclass
 class PromptEvent:
     tokens: list[TokenInfo]
-    attention: torch.Tensor | None  # (n_layer, nh, T, T), float32 on the CPU
+    attention: torch.Tensor | None  # (L, H, T, T) for the captured layers and heads, CPU
+    captured: dict[str, torch.Tensor] | None = None  # the prefill's parts, batch first
     type: str = "prompt"
 
 
@@ -43,8 +46,9 @@ class StepEvent:
     token: TokenInfo
     sample: SampleReport
     query_position: int  # the position whose attention row is attached (the one before)
-    attention: torch.Tensor | None  # (n_layer, nh, query_position + 1)
+    attention: torch.Tensor | None  # (L, H, query_position + 1) for the captured layers, heads
     elapsed_ms: float  # since generation started
+    captured: dict[str, torch.Tensor] | None = None  # that forward pass's parts, batch first
     type: str = "step"
 
     @property
@@ -76,12 +80,17 @@ def generate(
     max_new_tokens: int = 64,
     settings: SamplingSettings = SamplingSettings(),
     seed: int | None = None,
-    capture_attention: bool = False,
+    capture: CaptureSpec | None = None,
     n_candidates: int = 10,
     should_stop: Callable[[], bool] | None = None,
     stop_at_end_of_text: bool = True,
+    intervention: Intervention | None = None,
 ) -> Iterator[Event]:
-    """Yield the events of one generation; `should_stop` is checked before every step."""
+    """Yield the events of one generation; `should_stop` is checked before every step.
+
+    `capture` says what each forward pass keeps (the prompt's prefill, then one position
+    per step); `intervention` runs the whole generation on a changed model.
+    """
     config = model.config
     if not ids:
         raise GenerationError("the prompt is empty")
@@ -94,6 +103,8 @@ def generate(
     if not isinstance(max_new_tokens, int) or max_new_tokens < 1:
         raise GenerationError("max_new_tokens must be at least 1")
     settings.validate(config.vocab_size)
+    if capture is not None and capture.positions is not None:
+        raise GenerationError("positions can be chosen for a trace, not for a generation")
     if seed is None:
         seed = random.SystemRandom().randrange(2**31)
     generator = torch.Generator().manual_seed(seed)
@@ -109,12 +120,15 @@ def generate(
         out = model(
             torch.tensor([ids], dtype=torch.long, device=device),
             kv_cache=cache,
-            capture_attention=capture_attention,
+            capture=capture,
+            intervention=intervention,
             last_logits_only=True,
         )
     prefill_ms = (time.perf_counter() - started) * 1000
-    prompt_attention = _cpu(out.attentions[:, 0]) if capture_attention else None
-    yield PromptEvent(tokens=tokenizer.describe(ids), attention=prompt_attention)
+    prompt_attention = _first_row_of_batch(out.attentions)
+    yield PromptEvent(
+        tokens=tokenizer.describe(ids), attention=prompt_attention, captured=out.captured or None
+    )
 
     # A vocabulary padded beyond the tokenizer (as GPT-2's 50304 trick does) has ids that
     # decode to nothing: they are never sampled.
@@ -126,6 +140,7 @@ def generate(
 
     logits = out.logits[0, -1]
     attention_row = prompt_attention[:, :, -1, :] if prompt_attention is not None else None
+    captured = out.captured or None
     first_token_ms = 0.0
     finish_reason = "length"
     n_new = 0
@@ -148,6 +163,7 @@ def generate(
             query_position=n_prompt + index - 1,
             attention=attention_row,
             elapsed_ms=elapsed_ms,
+            captured=captured,
         )
         if stop_at_end_of_text and report.token_id == tokenizer.eot_id:
             finish_reason = "end_of_text"
@@ -161,11 +177,14 @@ def generate(
             out = model(
                 torch.tensor([[report.token_id]], dtype=torch.long, device=device),
                 kv_cache=cache,
-                capture_attention=capture_attention,
+                capture=capture,
+                intervention=intervention,
                 last_logits_only=True,
             )
         logits = out.logits[0, -1]
-        attention_row = _cpu(out.attentions[:, 0, :, -1, :]) if capture_attention else None
+        attention = _first_row_of_batch(out.attentions)
+        attention_row = attention[:, :, -1, :] if attention is not None else None
+        captured = out.captured or None
 
     total_ms = (time.perf_counter() - started) * 1000
     yield DoneEvent(
@@ -180,5 +199,6 @@ def generate(
     )
 
 
-def _cpu(tensor: torch.Tensor) -> torch.Tensor:
-    return tensor.detach().float().cpu()
+def _first_row_of_batch(attention: torch.Tensor | None) -> torch.Tensor | None:
+    """(L, 1, H, T, S) captured attention -> (L, H, T, S); already float32 on the CPU."""
+    return None if attention is None else attention[:, 0]

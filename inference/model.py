@@ -1,32 +1,45 @@
 """The GPT-2 architecture, with parameter names that match nanoGPT and Hugging Face GPT-2.
 
-A forward pass can, on request, hand back what it computed on the way: the attention
-weights of every layer and head for the query positions it ran, and the residual stream
-before the first block and after every block. Nothing captured costs nothing: the
-fused attention kernel runs unless weights are asked for.
+A forward pass can, on request, hand back what it computed on the way (a CaptureSpec:
+embeddings, q/k/v, scores, attention, each head's output, MLP activations, the residual
+stream, the logit lens), and can run a what-if experiment (an Intervention: ablated heads
+or MLPs, a steering vector). Nothing captured costs nothing: the fused attention kernel
+runs in every layer whose weights nobody asked for.
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import torch
 import torch.nn as nn
 from torch.nn import functional as F
 
+from .capture import CaptureSpec, Recorder
 from .config import GPTConfig
+from .interventions import Intervention
 from .kv_cache import KVCache
 
 
 @dataclass
 class GPTOutput:
-    """What one forward pass returns; capture fields are None unless asked for."""
+    """What one forward pass returns; `captured` holds only what the CaptureSpec asked for."""
 
     logits: torch.Tensor  # (B, T, vocab), or (B, 1, vocab) with last_logits_only
     loss: torch.Tensor | None = None
-    attentions: torch.Tensor | None = None  # (n_layer, B, nh, T, S), S = cached + T
-    residuals: torch.Tensor | None = None  # (n_layer + 1, B, T, C); [0] is the embedding
+    # per-layer parts are (n_layers_captured, B, ...); the others (B, ...); float32 on the CPU
+    captured: dict[str, torch.Tensor] = field(default_factory=dict)
+
+    @property
+    def attentions(self) -> torch.Tensor | None:
+        """(L, B, nh, T, S), S = cached + T; None unless attention was captured."""
+        return self.captured.get("attention")
+
+    @property
+    def residuals(self) -> torch.Tensor | None:
+        """(n_layer + 1, B, T, C); [0] is the embedding."""
+        return self.captured.get("residuals")
 
 
 def causal_mask(n_new: int, n_past: int, device: torch.device) -> torch.Tensor:
@@ -53,46 +66,71 @@ class CausalSelfAttention(nn.Module):
         x: torch.Tensor,
         kv_cache: KVCache | None = None,
         layer_index: int = 0,
-        capture: bool = False,
-    ) -> tuple[torch.Tensor, torch.Tensor | None]:
+        recorder: Recorder | None = None,
+        intervention: Intervention | None = None,
+    ) -> torch.Tensor:
         B, T, C = x.size()
         hs = C // self.n_head
         q, k, v = self.c_attn(x).split(self.n_embd, dim=2)
         q = q.view(B, T, self.n_head, hs).transpose(1, 2)  # (B, nh, T, hs)
         k = k.view(B, T, self.n_head, hs).transpose(1, 2)  # (B, nh, T, hs)
         v = v.view(B, T, self.n_head, hs).transpose(1, 2)  # (B, nh, T, hs)
+        if recorder is not None:
+            for name, tensor in (("q", q), ("k", k), ("v", v)):
+                if recorder.wants(name, layer_index):
+                    recorder.put(name, tensor, time_axis=2)
 
         n_past = 0
         if kv_cache is not None:
             n_past = kv_cache.get_pos()
             k, v = kv_cache.store(layer_index, k, v)  # (B, nh, S, hs), S = n_past + T
 
-        attn_weights = None
-        if capture:
+        if recorder is not None and recorder.explicit_attention(layer_index):
             # The explicit path, written the way the lesson explains it.
             attn_scores = (q @ k.transpose(-2, -1)) * (1.0 / math.sqrt(hs))  # (B, nh, T, S)
+            if recorder.wants("scores", layer_index):
+                recorder.put("scores", attn_scores, time_axis=2)
             if T > 1:  # a single new query may see every key: nothing to mask
                 mask = causal_mask(T, n_past, x.device)
                 attn_scores = attn_scores.masked_fill(~mask, float("-inf"))
             # softmax in float32 so that half-precision weights still sum to 1
             attn_weights = F.softmax(attn_scores.float(), dim=-1).to(q.dtype)
+            if recorder.wants("attention", layer_index):
+                recorder.put("attention", attn_weights, time_axis=2)
             context_vec = self.attn_dropout(attn_weights) @ v  # (B, nh, T, hs)
         else:
-            dropout_p = self.dropout if self.training else 0.0
-            if n_past == 0:
-                context_vec = F.scaled_dot_product_attention(
-                    q, k, v, dropout_p=dropout_p, is_causal=T > 1
-                )
-            elif T == 1:  # one new query may look at every cached key
-                context_vec = F.scaled_dot_product_attention(q, k, v, dropout_p=dropout_p)
-            else:  # several new queries after a cached prefix: is_causal would misalign
-                mask = causal_mask(T, n_past, x.device)
-                context_vec = F.scaled_dot_product_attention(
-                    q, k, v, attn_mask=mask, dropout_p=dropout_p
-                )
+            context_vec = self._fused_attention(q, k, v, n_past)
+
+        keep = intervention.head_keep_mask(layer_index, self.n_head) if intervention else None
+        if keep is not None:  # ablation: these heads say nothing to c_proj
+            context_vec = context_vec * keep.to(context_vec.device, context_vec.dtype).view(
+                1, self.n_head, 1, 1
+            )
+        if recorder is not None and recorder.wants("head_outputs", layer_index):
+            recorder.put("head_outputs", self._head_outputs(context_vec), time_axis=2)
         y = context_vec.transpose(1, 2).contiguous().view(B, T, C)  # re-assemble heads
-        y = self.resid_dropout(self.c_proj(y))
-        return y, attn_weights
+        return self.resid_dropout(self.c_proj(y))
+
+    def _fused_attention(self, q, k, v, n_past: int) -> torch.Tensor:
+        T = q.size(2)
+        dropout_p = self.dropout if self.training else 0.0
+        if n_past == 0:
+            return F.scaled_dot_product_attention(q, k, v, dropout_p=dropout_p, is_causal=T > 1)
+        if T == 1:  # one new query may look at every cached key
+            return F.scaled_dot_product_attention(q, k, v, dropout_p=dropout_p)
+        # several new queries after a cached prefix: is_causal would misalign
+        mask = causal_mask(T, n_past, q.device)
+        return F.scaled_dot_product_attention(q, k, v, attn_mask=mask, dropout_p=dropout_p)
+
+    def _head_outputs(self, context_vec: torch.Tensor) -> torch.Tensor:
+        """(B, nh, T, C): head h's context vector through its own hs columns of c_proj.
+
+        c_proj sees the heads side by side, so its output is the sum of these plus its
+        bias: the heads add up to the attention block's output.
+        """
+        B, nh, T, hs = context_vec.shape
+        w = self.c_proj.weight.view(self.n_embd, nh, hs)  # (C, nh, hs)
+        return torch.einsum("bnth,cnh->bntc", context_vec, w)
 
 
 class MLP(nn.Module):
@@ -106,8 +144,17 @@ class MLP(nn.Module):
         self.c_proj = nn.Linear(4 * config.n_embd, config.n_embd, bias=config.bias)
         self.dropout = nn.Dropout(config.dropout)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.dropout(self.c_proj(self.gelu(self.c_fc(x))))
+    def forward(
+        self, x: torch.Tensor, layer_index: int = 0, recorder: Recorder | None = None
+    ) -> torch.Tensor:
+        pre = self.c_fc(x)  # (B, T, 4C)
+        post = self.gelu(pre)
+        if recorder is not None:
+            if recorder.wants("mlp_pre", layer_index):
+                recorder.put("mlp_pre", pre)
+            if recorder.wants("mlp_post", layer_index):
+                recorder.put("mlp_post", post)
+        return self.dropout(self.c_proj(post))
 
 
 class Block(nn.Module):
@@ -125,12 +172,29 @@ class Block(nn.Module):
         x: torch.Tensor,
         kv_cache: KVCache | None = None,
         layer_index: int = 0,
-        capture: bool = False,
-    ) -> tuple[torch.Tensor, torch.Tensor | None]:
-        attn_out, attn_weights = self.attn(self.ln_1(x), kv_cache, layer_index, capture)
+        recorder: Recorder | None = None,
+        intervention: Intervention | None = None,
+    ) -> torch.Tensor:
+        h = self.ln_1(x)
+        if recorder is not None and recorder.wants("ln_1", layer_index):
+            recorder.put_layer_norm("ln_1", x, h, self.ln_1.eps)
+        attn_out = self.attn(h, kv_cache, layer_index, recorder, intervention)
+        if recorder is not None and recorder.wants("attn_out", layer_index):
+            recorder.put("attn_out", attn_out)
         x = x + attn_out
-        x = x + self.mlp(self.ln_2(x))
-        return x, attn_weights
+
+        if intervention is not None and layer_index in intervention.ablate_mlps:
+            mlp_out = torch.zeros_like(x)  # ablated: the block adds nothing
+            if recorder is not None and recorder.wants("ln_2", layer_index):
+                recorder.put_layer_norm("ln_2", x, self.ln_2(x), self.ln_2.eps)
+        else:
+            h = self.ln_2(x)
+            if recorder is not None and recorder.wants("ln_2", layer_index):
+                recorder.put_layer_norm("ln_2", x, h, self.ln_2.eps)
+            mlp_out = self.mlp(h, layer_index, recorder)
+        if recorder is not None and recorder.wants("mlp_out", layer_index):
+            recorder.put("mlp_out", mlp_out)
+        return x + mlp_out
 
 
 class GPT(nn.Module):
@@ -178,8 +242,8 @@ class GPT(nn.Module):
         idx: torch.Tensor,
         kv_cache: KVCache | None = None,
         targets: torch.Tensor | None = None,
-        capture_attention: bool = False,
-        capture_residuals: bool = False,
+        capture: CaptureSpec | None = None,
+        intervention: Intervention | None = None,
         last_logits_only: bool = False,
     ) -> GPTOutput:
         B, T = idx.size()
@@ -189,21 +253,37 @@ class GPT(nn.Module):
                 f"sequence of {n_past + T} tokens is longer than the context "
                 f"({self.config.block_size})"
             )
+        recorder = Recorder(capture, self.config) if capture else None
+        if intervention is not None and not intervention:
+            intervention = None  # an empty experiment is the plain model
         pos = torch.arange(n_past, n_past + T, dtype=torch.long, device=idx.device)  # (T,)
         tok_emb = self.transformer.wte(idx)  # (B, T, C)
         pos_emb = self.transformer.wpe(pos)  # (T, C)
+        if recorder is not None:
+            if recorder.wants("token_embeddings"):
+                recorder.put("token_embeddings", tok_emb)
+            if recorder.wants("position_embeddings"):
+                recorder.put("position_embeddings", pos_emb.unsqueeze(0))
         x = self.transformer.drop(tok_emb + pos_emb)
 
-        residuals = [x] if capture_residuals else None
-        attentions = [] if capture_attention else None
+        # residual point i: 0 = the embeddings, i = after block i
+        if intervention is not None:
+            x = intervention.steer(x, 0, n_past)
+        stream = [x] if recorder is not None and recorder.needs_residuals() else None
         for layer_index, block in enumerate(self.transformer.h):
-            x, attn_weights = block(x, kv_cache, layer_index, capture_attention)
-            if attentions is not None:
-                attentions.append(attn_weights)
-            if residuals is not None:
-                residuals.append(x)
+            x = block(x, kv_cache, layer_index, recorder, intervention)
+            if intervention is not None:
+                x = intervention.steer(x, layer_index + 1, n_past)
+            if stream is not None:
+                stream.append(x)
         if kv_cache is not None:
             kv_cache.advance(T)
+        if recorder is not None:
+            if recorder.wants("residuals"):
+                for residual in stream:
+                    recorder.put("residuals", residual)
+            if recorder.wants("logit_lens"):
+                self._logit_lens(stream, recorder)
         x = self.transformer.ln_f(x)
 
         loss = None
@@ -216,9 +296,43 @@ class GPT(nn.Module):
             logits = self.lm_head(x[:, [-1], :])  # (B, 1, vocab): all that decoding needs
         else:
             logits = self.lm_head(x)
-        return GPTOutput(
-            logits=logits,
-            loss=loss,
-            attentions=torch.stack(attentions) if attentions is not None else None,
-            residuals=torch.stack(residuals) if residuals is not None else None,
-        )
+        if recorder is not None and recorder.wants("logits"):
+            recorder.put("logits", logits, time_axis=None if last_logits_only else 1)
+        captured = recorder.finalize() if recorder is not None else {}
+        return GPTOutput(logits=logits, loss=loss, captured=captured)
+
+    def _logit_lens(self, stream: list[torch.Tensor], recorder: Recorder) -> None:
+        """What each residual point would predict: ln_f and the unembedding, as top-k.
+
+        One layer at a time, reduced to top-k at once, so a large vocabulary never
+        stands in memory for every layer together. The followed token is the one the
+        model finally predicts at each position, unless the spec names one.
+        """
+        spec = recorder.spec
+        top_ids, top_probs, ranks, probs = [], [], [], []
+        target = None
+        for residual in reversed(stream):  # the last point first: it fixes the target
+            lens_probs = F.softmax(self.lm_head(self.transformer.ln_f(residual)).float(), dim=-1)
+            if target is None:
+                if spec.lens_token is not None:
+                    target = torch.full(
+                        lens_probs.shape[:-1], spec.lens_token, device=lens_probs.device
+                    )
+                else:
+                    target = lens_probs.argmax(dim=-1)  # (B, T)
+            p, i = lens_probs.topk(spec.lens_top_k, dim=-1)  # (B, T, k)
+            target_prob = lens_probs.gather(-1, target.unsqueeze(-1))  # (B, T, 1)
+            top_ids.append(i)
+            top_probs.append(p)
+            probs.append(target_prob.squeeze(-1))
+            ranks.append((lens_probs > target_prob).sum(dim=-1))  # 0 = the top token
+        stacked = {
+            "top_ids": top_ids,
+            "top_probs": top_probs,
+            "target_probs": probs,
+            "target_ranks": ranks,
+        }
+        for name, per_point in stacked.items():
+            # (B, L+1, T, ...) in residual order: 0 = embeddings … L = after the last block
+            recorder.put(f"logit_lens.{name}", torch.stack(per_point[::-1], dim=1), time_axis=2)
+        recorder.put("logit_lens.target_ids", target)

@@ -385,10 +385,11 @@ class DirectEngine:
     def __init__(self, model_dir: Path):
         import torch
 
-        from inference import load_model
+        from inference import CaptureSpec, load_model
 
         torch.set_num_threads(1)
         self.lm = load_model(model_dir, device="cpu")
+        self.capture = CaptureSpec.of("attention")
         self.ids = self.lm.tokenizer.encode(PROMPT)
 
     def run(self, seed: int, tokens: int) -> DirectResult:
@@ -399,7 +400,7 @@ class DirectEngine:
             temperature=TEMPERATURE,
             top_k=TOP_K,
             seed=seed,
-            capture_attention=True,
+            capture=self.capture,
             n_candidates=CANDIDATES,
         )
         first = last = None

@@ -6,9 +6,12 @@ import pytest
 import torch
 
 from inference import DoneEvent, GenerationError, PromptEvent, StepEvent
+from inference.capture import CaptureSpec
 from inference.sampling import SamplingError
 
 from .conftest import EOT_ID
+
+ATTENTION = CaptureSpec.of("attention")
 
 
 def run(lm, ids, **kwargs):
@@ -56,7 +59,7 @@ def test_same_seed_same_tokens(lm):
 def test_step_attention_is_the_row_of_the_query_that_chose_the_token(lm):
     ids = lm.tokenizer.encode("the")
     prompt, steps, _ = run(
-        lm, ids, max_new_tokens=6, seed=3, capture_attention=True, stop_at_end_of_text=False
+        lm, ids, max_new_tokens=6, seed=3, capture=ATTENTION, stop_at_end_of_text=False
     )
     full = lm.trace(ids + [s.token_id for s in steps]).attention  # (L, H, T, T)
     torch.testing.assert_close(prompt.attention, full[:, :, : len(ids), : len(ids)])

@@ -6,7 +6,10 @@ import pytest
 import torch
 
 from inference import GPT, GPTConfig, KVCache
+from inference.capture import CaptureSpec
 from inference.config import ConfigError
+
+ATTENTION = CaptureSpec.of("attention")
 
 
 def random_ids(config: GPTConfig, batch: int, length: int, seed: int = 0) -> torch.Tensor:
@@ -18,7 +21,7 @@ def test_fused_and_explicit_attention_give_the_same_logits(model, config):
     ids = random_ids(config, batch=3, length=20)
     with torch.no_grad():
         fused = model(ids)
-        explicit = model(ids, capture_attention=True)
+        explicit = model(ids, capture=ATTENTION)
     assert fused.attentions is None
     torch.testing.assert_close(fused.logits, explicit.logits, rtol=1e-5, atol=1e-5)
 
@@ -26,7 +29,7 @@ def test_fused_and_explicit_attention_give_the_same_logits(model, config):
 def test_attention_rows_are_causal_and_sum_to_one(model, config):
     ids = random_ids(config, batch=2, length=12)
     with torch.no_grad():
-        attn = model(ids, capture_attention=True).attentions
+        attn = model(ids, capture=ATTENTION).attentions
     assert attn.shape == (config.n_layer, 2, config.n_head, 12, 12)
     future = torch.ones(12, 12, dtype=torch.bool).triu(diagonal=1)
     assert torch.all(attn[..., future] == 0)
@@ -41,9 +44,13 @@ def test_kv_cache_decoding_matches_recomputing_the_whole_sequence(model, config,
     cache = KVCache(config, batch_size=2)
     with torch.no_grad():
         full = model(ids).logits
-        steps = [model(ids[:, :8], kv_cache=cache, capture_attention=capture).logits]
+        steps = [model(ids[:, :8], kv_cache=cache, capture=ATTENTION if capture else None).logits]
         for t in range(8, 24):
-            steps.append(model(ids[:, t : t + 1], kv_cache=cache, capture_attention=capture).logits)
+            steps.append(
+                model(
+                    ids[:, t : t + 1], kv_cache=cache, capture=ATTENTION if capture else None
+                ).logits
+            )
     assert cache.get_pos() == 24
     torch.testing.assert_close(torch.cat(steps, dim=1), full, rtol=1e-5, atol=1e-5)
 
@@ -53,9 +60,9 @@ def test_a_chunk_after_a_cached_prefix_is_masked_causally(model, config):
     ids = random_ids(config, batch=1, length=16)
     cache = KVCache(config)
     with torch.no_grad():
-        full = model(ids, capture_attention=True)
+        full = model(ids, capture=ATTENTION)
         model(ids[:, :10], kv_cache=cache)
-        chunk = model(ids[:, 10:], kv_cache=cache, capture_attention=True)
+        chunk = model(ids[:, 10:], kv_cache=cache, capture=ATTENTION)
         cache_fused = KVCache(config)
         model(ids[:, :10], kv_cache=cache_fused)
         chunk_fused = model(ids[:, 10:], kv_cache=cache_fused)
@@ -68,9 +75,9 @@ def test_decoding_returns_only_the_new_attention_row(model, config):
     ids = random_ids(config, batch=1, length=9)
     cache = KVCache(config)
     with torch.no_grad():
-        full = model(ids, capture_attention=True).attentions
+        full = model(ids, capture=ATTENTION).attentions
         model(ids[:, :8], kv_cache=cache)
-        step = model(ids[:, 8:], kv_cache=cache, capture_attention=True).attentions
+        step = model(ids[:, 8:], kv_cache=cache, capture=ATTENTION).attentions
     assert step.shape == (config.n_layer, 1, config.n_head, 1, 9)
     torch.testing.assert_close(step[..., 0, :], full[..., 8, :])
 
@@ -95,7 +102,7 @@ def test_greedy_ids_with_the_cache_equal_greedy_ids_without(model, config):
 def test_residual_stream_is_captured_before_and_after_every_block(model, config):
     ids = random_ids(config, batch=1, length=7)
     with torch.no_grad():
-        out = model(ids, capture_residuals=True)
+        out = model(ids, capture=CaptureSpec.of("residuals"))
         embeddings = model.transformer.wte(ids) + model.transformer.wpe(torch.arange(7))
         from_last = model.lm_head(model.transformer.ln_f(out.residuals[-1]))
     assert out.residuals.shape == (config.n_layer + 1, 1, 7, config.n_embd)
@@ -140,10 +147,10 @@ def test_a_sequence_longer_than_the_context_is_rejected(model, config):
 def test_half_precision_runs_the_same_code_close_to_float32(model, config):
     ids = random_ids(config, batch=1, length=16)
     with torch.no_grad():
-        reference = model(ids, capture_attention=True)
+        reference = model(ids, capture=ATTENTION)
         model.to(torch.bfloat16)
         cache = KVCache(config, dtype=torch.bfloat16)
-        half = model(ids, kv_cache=cache, capture_attention=True)
+        half = model(ids, kv_cache=cache, capture=ATTENTION)
     assert half.logits.dtype == torch.bfloat16
     torch.testing.assert_close(half.logits.float(), reference.logits, atol=0.1, rtol=0.05)
     torch.testing.assert_close(

@@ -9,6 +9,7 @@ import pytest
 import torch
 
 from inference import GPT, GPTConfig, LanguageModel, Tokenizer
+from inference.capture import CaptureSpec
 from webapp.playground.protocol import (
     ClientError,
     GenerateRequest,
@@ -18,6 +19,8 @@ from webapp.playground.protocol import (
     quantize,
     resolve_selection,
 )
+
+ATTENTION = CaptureSpec.of("attention")
 
 
 @pytest.fixture(scope="module")
@@ -56,7 +59,7 @@ def test_selection_resolves_all_and_lists():
 
 def test_prompt_attention_is_packed_as_lower_triangle_rows(lm):
     ids = list(b"hello")
-    events = list(lm.generate(ids, max_new_tokens=2, seed=0, capture_attention=True))
+    events = list(lm.generate(ids, max_new_tokens=2, seed=0, capture=ATTENTION))
     selection = ([1], [0, 2])
     message = event_json(events[0], "r", lm.tokenizer, selection)
     attention = message["attention"]
@@ -72,7 +75,7 @@ def test_prompt_attention_is_packed_as_lower_triangle_rows(lm):
 
 def test_step_messages_carry_the_new_row_and_the_candidates(lm):
     events = list(
-        lm.generate(list(b"abc"), max_new_tokens=2, seed=0, capture_attention=True, n_candidates=4)
+        lm.generate(list(b"abc"), max_new_tokens=2, seed=0, capture=ATTENTION, n_candidates=4)
     )
     step = event_json(events[2], "r", lm.tokenizer, ([0, 1], [0, 1, 2]))
     assert step["type"] == "step" and step["index"] == 1
