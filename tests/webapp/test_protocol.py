@@ -13,10 +13,10 @@ from inference.capture import CaptureSpec
 from webapp.playground.protocol import (
     ClientError,
     GenerateRequest,
-    dequantize,
+    decode_unit_8bit,
+    encode_unit_8bit,
     event_json,
     parse_client_message,
-    quantize,
     resolve_selection,
 )
 
@@ -45,9 +45,9 @@ def test_defaults_fill_in_a_minimal_request():
 
 def test_quantize_round_trips_within_half_a_level():
     weights = np.random.default_rng(0).random((3, 5)).astype(np.float32)
-    restored = dequantize(quantize(weights), [3, 5])
+    restored = decode_unit_8bit(encode_unit_8bit(weights), [3, 5])
     assert np.abs(restored - weights).max() <= 0.5 / 255 + 1e-7
-    assert np.array_equal(dequantize(quantize(np.array([0.0, 1.0])), [2]), [0.0, 1.0])
+    assert np.array_equal(decode_unit_8bit(encode_unit_8bit(np.array([0.0, 1.0])), [2]), [0.0, 1.0])
 
 
 def test_selection_resolves_all_and_lists():
@@ -59,8 +59,11 @@ def test_selection_resolves_all_and_lists():
 
 def test_prompt_attention_is_packed_as_lower_triangle_rows(lm):
     ids = list(b"hello")
-    events = list(lm.generate(ids, max_new_tokens=2, seed=0, capture=ATTENTION))
     selection = ([1], [0, 2])
+    capture = CaptureSpec.of("attention", layers=[1], heads=[0, 2])
+    events = list(lm.generate(ids, max_new_tokens=2, seed=0, capture=capture))
+    assert events[0].attention.shape == (1, 2, 5, 5)  # only what was selected was kept
+    full = list(lm.generate(ids, max_new_tokens=2, seed=0, capture=ATTENTION))[0].attention
     message = event_json(events[0], "r", lm.tokenizer, selection)
     attention = message["attention"]
     assert attention["length"] == 5 and attention["layers"] == [1]
@@ -69,18 +72,24 @@ def test_prompt_attention_is_packed_as_lower_triangle_rows(lm):
     # head 2 of layer 1, row 3 (the 4 weights of query position 3)
     start = 5 * 6 // 2 + (1 + 2 + 3)  # skip head 0, then rows 0..2 of head 2
     row = packed[start : start + 4] / 255.0
-    expected = events[0].attention[1, 2, 3, :4].numpy()
+    expected = full[1, 2, 3, :4].numpy()
     assert np.abs(row - expected).max() <= 0.5 / 255 + 1e-6
 
 
 def test_step_messages_carry_the_new_row_and_the_candidates(lm):
     events = list(
-        lm.generate(list(b"abc"), max_new_tokens=2, seed=0, capture=ATTENTION, n_candidates=4)
+        lm.generate(
+            list(b"abc"),
+            max_new_tokens=2,
+            seed=0,
+            capture=CaptureSpec.of("attention", layers=[0, 1], heads=[0, 1, 2]),
+            n_candidates=4,
+        )
     )
     step = event_json(events[2], "r", lm.tokenizer, ([0, 1], [0, 1, 2]))
     assert step["type"] == "step" and step["index"] == 1
     assert step["attention"]["query_position"] == 3
-    row = dequantize(step["attention"]["data"], [2, 3, 4])
+    row = decode_unit_8bit(step["attention"]["data"], [2, 3, 4])
     assert np.allclose(row.sum(-1), 1.0, atol=4 * 0.5 / 255)
     assert len(step["candidates"]) == 4
     assert base64.b64decode(step["token"]["bytes"]) == events[2].token.bytes

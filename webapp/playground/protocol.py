@@ -131,13 +131,13 @@ def error_message(code: str, message: str, request_id: str | None = None) -> dic
 # -- events -> JSON -------------------------------------------------------------------------
 
 
-def quantize(weights: np.ndarray) -> str:
+def encode_unit_8bit(weights: np.ndarray) -> str:
     """Attention weights in [0, 1] as 8-bit integers (w * 255, rounded), base64."""
     levels = np.clip(np.rint(weights * 255.0), 0, 255).astype(np.uint8)
     return base64.b64encode(levels.tobytes()).decode("ascii")
 
 
-def dequantize(data: str, shape: list[int]) -> np.ndarray:
+def decode_unit_8bit(data: str, shape: list[int]) -> np.ndarray:
     levels = np.frombuffer(base64.b64decode(data), dtype=np.uint8)
     return levels.reshape(shape).astype(np.float32) / 255.0
 
@@ -169,8 +169,11 @@ def token_json(token) -> dict[str, Any]:
 
 
 def prompt_attention_json(attention, layers, heads) -> dict[str, Any]:
-    """The prompt's (L, H, T, T) maps, lower triangle only: row i holds i + 1 weights."""
-    selected = attention[layers][:, heads].numpy()  # (L', H', T, T)
+    """The prompt's (L', H', T, T) maps, lower triangle only: row i holds i + 1 weights.
+
+    `attention` holds only the selected layers and heads: the engine captured no others.
+    """
+    selected = attention.numpy()  # (L', H', T, T)
     T = selected.shape[-1]
     rows, cols = np.tril_indices(T)
     return {
@@ -178,18 +181,18 @@ def prompt_attention_json(attention, layers, heads) -> dict[str, Any]:
         "heads": heads,
         "length": T,
         "packing": "lower_triangle_rows",
-        "data": quantize(selected[..., rows, cols]),
+        "data": encode_unit_8bit(selected[..., rows, cols]),
     }
 
 
 def step_attention_json(attention, layers, heads, query_position: int) -> dict[str, Any]:
-    """One new row per map: (L', H', query_position + 1) weights."""
-    selected = attention[layers][:, heads].numpy()
+    """One new row per map: (L', H', query_position + 1) weights, already selected."""
+    selected = attention.numpy()
     return {
         "layers": layers,
         "heads": heads,
         "query_position": query_position,
-        "data": quantize(selected),
+        "data": encode_unit_8bit(selected),
     }
 
 

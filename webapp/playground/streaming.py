@@ -17,7 +17,7 @@ from channels.exceptions import ChannelFull
 from channels.layers import get_channel_layer
 from django.conf import settings
 
-from inference import CheckpointError, DoneEvent, GenerationError, SamplingError
+from inference import CaptureSpec, CheckpointError, DoneEvent, GenerationError, SamplingError
 
 from . import signals
 from .model_cache import ModelChanged, get_model
@@ -144,7 +144,12 @@ async def stream_generation(request: dict[str, Any], reply_channel: str) -> None
             top_k=request["top_k"],
             top_p=request["top_p"],
             seed=request["seed"],
-            capture_attention=selection is not None,
+            # only the chosen layers and heads are computed explicitly and copied
+            capture=(
+                CaptureSpec.of("attention", layers=selection[0], heads=selection[1])
+                if selection is not None
+                else None
+            ),
             n_candidates=request["candidates"],
             should_stop=should_stop,
         )
