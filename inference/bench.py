@@ -69,6 +69,7 @@ QUICK = Plan(warmup=1, reps=2, decode_steps=2)
 TARGETS = {
     "cache_speedup_256": (">=", 5.0),
     "capture_cost": ("<=", 1.5),
+    "full_trace_cost_256": ("<=", 3.0),
     "vs_transformers": (">=", 1.0),
 }
 
@@ -92,6 +93,9 @@ NOTES = [
     "generate_attentions times model.generate(output_attentions=True, greedy) as the issue "
     "names it: (time for steps+1 new tokens - time for 1) / steps; its ratio is "
     "vs_transformers_generate.",
+    "trace_ms: one forward pass over the prompt without a cache; plain captures nothing, "
+    "full_capture captures every part of CaptureSpec.everything() (all layers, heads and "
+    "positions, the logit lens included); full_trace_cost_256 is their ratio at 256 tokens.",
     "transformers prefill uses logits_to_keep=1, the counterpart of our last_logits_only.",
     "Token ids are random (seeded); the benchmark never samples, so sampling cost is "
     "not included anywhere.",
@@ -393,6 +397,26 @@ def cached_timers(
     return timers
 
 
+def trace_timer(model: GPT, ids: torch.Tensor, length: int, spec: CaptureSpec | None) -> Timer:
+    """One forward pass over `length` tokens (no cache), capturing `spec` (None: nothing)."""
+
+    def once() -> float:
+        started = time.perf_counter()
+        model(ids[:, :length], capture=spec)
+        return _elapsed_ms(started)
+
+    return once
+
+
+def trace_timers(model: GPT, ids: torch.Tensor, length: int) -> dict[Slot, Timer]:
+    """A plain forward against one that captures every part of every layer: the trace cost."""
+    section = ("engine", "trace_ms")
+    return {
+        (*section, "plain"): trace_timer(model, ids, length, None),
+        (*section, "full_capture"): trace_timer(model, ids, length, CaptureSpec.everything()),
+    }
+
+
 def recompute_timers(model: GPT, ids: torch.Tensor, context: int, steps: int) -> dict[Slot, Timer]:
     section = ("engine", "decode_ms_per_token")
     return {
@@ -431,6 +455,10 @@ def ratios(engine: dict[str, Any], hf: dict[str, Any]) -> dict[str, float | None
     return {
         "cache_speedup_256": _ratio(at_256(engine, "recompute"), at_256(engine, "cached")),
         "capture_cost": _ratio(ours_capture, at_256(engine, "cached")),
+        "full_trace_cost_256": _ratio(
+            engine.get("trace_ms", {}).get("full_capture", {}).get("256"),
+            engine.get("trace_ms", {}).get("plain", {}).get("256"),
+        ),
         "vs_transformers": _ratio(at_256(hf, "cached_attentions"), ours_capture),
         # the same through transformers' generate(): its sampling loop adds its own overhead
         "vs_transformers_generate": _ratio(at_256(hf, "generate_attentions"), ours_capture),
@@ -461,6 +489,7 @@ def bench_model(name: str, source: str, model: GPT, plan: Plan) -> dict[str, Any
     with torch.inference_mode():
         for length in (n for n in PROMPT_LENGTHS if n <= config.block_size):
             measure_into(report, prefill_timers(model, hf_model, ids, length), length, plan)
+            measure_into(report, trace_timers(model, ids, length), length, plan)
         for context in contexts:
             steps = plan.decode_steps
             measure_into(report, cached_timers(model, hf_model, ids, context, steps), context, plan)

@@ -1,0 +1,86 @@
+"""The `trace` message of protocol version 1: the request's validation, and the reply's
+encoding (docs/protocol.md, "trace" and "trace_result").
+
+Plain functions and pydantic models, tested without a server. Tensors travel as base64
+of little-endian float16 (float32 for the last logits, which a page re-samples exactly).
+"""
+
+from __future__ import annotations
+
+import base64
+from typing import Annotated, Any, Literal
+
+import numpy as np
+from pydantic import BaseModel, ConfigDict, Field
+
+MAX_TRACE_TOP_K = 50
+Index = Annotated[int, Field(ge=0)]
+
+
+class SteeringVectorFromPrompts(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    kind: Literal["prompts"]
+    positive: str = Field(min_length=1, max_length=2000)
+    negative: str = Field(min_length=1, max_length=2000)
+
+
+class SteeringVectorFromToken(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    kind: Literal["token"]
+    text: str = Field(min_length=1, max_length=100)
+
+
+class SteerRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    layer: Index
+    strength: float = Field(default=4.0, ge=-100.0, le=100.0, allow_inf_nan=False)
+    from_position: Index = 0
+    vector: SteeringVectorFromPrompts | SteeringVectorFromToken = Field(discriminator="kind")
+
+
+class ExperimentRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    ablate_heads: list[tuple[Index, Index]] = Field(default_factory=list, max_length=1024)
+    ablate_mlps: list[Index] = Field(default_factory=list, max_length=1024)
+    steer: SteerRequest | None = None
+    quantize_bits: Literal[8, 4] | None = None
+
+
+class TraceRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    type: Literal["trace"]
+    version: Literal[1] = 1
+    request_id: str | None = Field(default=None, max_length=64, pattern=r"^[A-Za-z0-9_.:-]+$")
+    prompt: str = Field(max_length=100_000)
+    model: str | None = Field(default=None, max_length=64)
+    parts: Literal["all"] | list[str] = Field(
+        default_factory=lambda: ["logits", "attention", "residuals"], min_length=1
+    )
+    layers: Literal["all"] | list[Index] = Field(default="all", min_length=1)
+    heads: Literal["all"] | list[Index] = Field(default="all", min_length=1)
+    positions: Literal["all"] | list[Index] = Field(default="all", min_length=1)
+    top_k: int = Field(default=10, ge=1, le=MAX_TRACE_TOP_K)
+    lens_token: Index | None = None
+    experiment: ExperimentRequest | None = None
+
+
+def encode_tensor(tensor, dtype: str = "float16") -> dict[str, Any]:
+    """{"shape", "dtype", "data"}: row-major little-endian numbers, base64."""
+    array = np.ascontiguousarray(tensor.numpy() if hasattr(tensor, "numpy") else tensor)
+    array = array.astype("<f2" if dtype == "float16" else "<f4")
+    return {
+        "shape": list(array.shape),
+        "dtype": dtype,
+        "data": base64.b64encode(array.tobytes()).decode("ascii"),
+    }
+
+
+def decode_tensor(payload: dict[str, Any]) -> np.ndarray:
+    dtype = "<f2" if payload["dtype"] == "float16" else "<f4"
+    data = np.frombuffer(base64.b64decode(payload["data"]), dtype=dtype)
+    return data.reshape(payload["shape"]).astype(np.float32)
