@@ -15,17 +15,7 @@ tokenizers = pytest.importorskip("tokenizers")
 
 from inference import load_model  # noqa: E402
 
-TRAINING_TEXT = [
-    "To be, or not to be, that is the question:",
-    "Whether 'tis nobler in the mind to suffer",
-    "The slings and arrows of outrageous fortune,",
-    "Or to take arms against a sea of troubles",
-    "And by opposing end them. To die—to sleep,",
-    "No more; and by a sleep to say we end",
-    "The heart-ache and the thousand natural shocks",
-    "That flesh is heir to: 'tis a consummation",
-    "Café, naïve, façade — “quotes” and 12,345 numbers.",
-] * 20
+from .hf_reference import build_hf_gpt2, load_hf_gpt2  # noqa: E402
 
 SAMPLES = [
     "To be, or not to be",
@@ -38,38 +28,12 @@ SAMPLES = [
 
 @pytest.fixture(scope="module")
 def hf_dir(tmp_path_factory):
-    path = tmp_path_factory.mktemp("hf-gpt2")
-    bpe = tokenizers.ByteLevelBPETokenizer()
-    bpe.train_from_iterator(
-        TRAINING_TEXT, vocab_size=420, min_frequency=2, special_tokens=["<|endoftext|>"]
-    )
-    bpe.save_model(str(path))
-    hf_tokenizer = transformers.GPT2Tokenizer.from_pretrained(str(path))
-    config = transformers.GPT2Config(
-        vocab_size=len(hf_tokenizer),
-        n_positions=64,
-        n_embd=48,
-        n_layer=3,
-        n_head=4,
-        activation_function="gelu_new",
-        bos_token_id=hf_tokenizer.eos_token_id,
-        eos_token_id=hf_tokenizer.eos_token_id,
-    )
-    torch.manual_seed(0)
-    model = transformers.GPT2LMHeadModel(config)
-    # random init leaves biases and LayerNorm at 0/1; perturb them so they are tested too
-    with torch.no_grad():
-        for name, param in model.named_parameters():
-            if name.endswith("bias") or ".ln_" in name:
-                param.add_(torch.randn_like(param) * 0.1)
-    model.save_pretrained(str(path), safe_serialization=True)
-    return path
+    return build_hf_gpt2(tmp_path_factory.mktemp("hf-gpt2"))
 
 
 @pytest.fixture(scope="module")
 def hf_model(hf_dir):
-    model = transformers.GPT2LMHeadModel.from_pretrained(str(hf_dir), attn_implementation="eager")
-    return model.eval()
+    return load_hf_gpt2(hf_dir)
 
 
 @pytest.fixture(scope="module")
