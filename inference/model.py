@@ -312,20 +312,22 @@ class GPT(nn.Module):
         top_ids, top_probs, ranks, probs = [], [], [], []
         target = None
         for residual in reversed(stream):  # the last point first: it fixes the target
-            lens_probs = F.softmax(self.lm_head(self.transformer.ln_f(residual)).float(), dim=-1)
+            lens_logits = self.lm_head(self.transformer.ln_f(residual)).float()  # (B, T, V)
+            # log-space: no second (B, T, V) tensor of probabilities is ever made
+            log_norm = torch.logsumexp(lens_logits, dim=-1, keepdim=True)  # (B, T, 1)
             if target is None:
                 if spec.lens_token is not None:
                     target = torch.full(
-                        lens_probs.shape[:-1], spec.lens_token, device=lens_probs.device
+                        lens_logits.shape[:-1], spec.lens_token, device=lens_logits.device
                     )
                 else:
-                    target = lens_probs.argmax(dim=-1)  # (B, T)
-            p, i = lens_probs.topk(spec.lens_top_k, dim=-1)  # (B, T, k)
-            target_prob = lens_probs.gather(-1, target.unsqueeze(-1))  # (B, T, 1)
+                    target = lens_logits.argmax(dim=-1)  # (B, T)
+            top_logits, i = lens_logits.topk(spec.lens_top_k, dim=-1)  # (B, T, k)
+            target_logit = lens_logits.gather(-1, target.unsqueeze(-1))  # (B, T, 1)
             top_ids.append(i)
-            top_probs.append(p)
-            probs.append(target_prob.squeeze(-1))
-            ranks.append((lens_probs > target_prob).sum(dim=-1))  # 0 = the top token
+            top_probs.append((top_logits - log_norm).exp())
+            probs.append((target_logit - log_norm).exp().squeeze(-1))
+            ranks.append((lens_logits > target_logit).sum(dim=-1))  # 0 = the top token
         stacked = {
             "top_ids": top_ids,
             "top_probs": top_probs,

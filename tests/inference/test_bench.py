@@ -68,7 +68,13 @@ def test_quick_bench_reports_every_figure(tmp_path, tiny_bundle, capsys):
         assert ratios["vs_transformers"] > 0
     else:
         assert ratios["vs_transformers"] is None
-    assert set(result["targets"]) == {"cache_speedup_256", "capture_cost", "vs_transformers"}
+    assert set(result["targets"]) == {
+        "cache_speedup_256",
+        "capture_cost",
+        "full_trace_cost_256",
+        "vs_transformers",
+    }
+    assert main["trace_ms"]["full_capture"]["256"] > main["trace_ms"]["plain"]["256"] > 0
     for target in result["targets"].values():
         assert target["met"] in (True, False, None)
 
