@@ -72,6 +72,18 @@ class DoneEvent:
 Event = PromptEvent | StepEvent | DoneEvent
 
 
+def check_prompt_ids(ids: list[int], block_size: int, vocab_size: int) -> None:
+    """Refuse a sequence the model cannot read: empty, too long, or with unknown ids."""
+    if not ids:
+        raise GenerationError("the prompt is empty")
+    if len(ids) > block_size:
+        raise GenerationError(
+            f"the prompt has {len(ids)} tokens; this model reads at most {block_size}"
+        )
+    if any(not 0 <= i < vocab_size for i in ids):
+        raise GenerationError("the prompt holds a token id outside the model's vocabulary")
+
+
 def generate(
     model: GPT,
     tokenizer: Tokenizer,
@@ -92,14 +104,7 @@ def generate(
     per step); `intervention` runs the whole generation on a changed model.
     """
     config = model.config
-    if not ids:
-        raise GenerationError("the prompt is empty")
-    if len(ids) > config.block_size:
-        raise GenerationError(
-            f"the prompt has {len(ids)} tokens; this model reads at most {config.block_size}"
-        )
-    if any(not 0 <= i < config.vocab_size for i in ids):
-        raise GenerationError("the prompt holds a token id outside the model's vocabulary")
+    check_prompt_ids(ids, config.block_size, config.vocab_size)
     if not isinstance(max_new_tokens, int) or max_new_tokens < 1:
         raise GenerationError("max_new_tokens must be at least 1")
     settings.validate(config.vocab_size)

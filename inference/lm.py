@@ -13,7 +13,7 @@ import torch
 from .capture import PARTS, CaptureSpec
 from .config import GPTConfig
 from .experiments import Comparison, compare_next_token
-from .generate import Event, GenerationError, generate
+from .generate import Event, GenerationError, check_prompt_ids, generate
 from .interventions import Intervention
 from .model import GPT
 from .quantization import check_bits, quantized_copy
@@ -173,7 +173,7 @@ class LanguageModel:
         distribution beside the plain model's.
         """
         spec = self.capture_spec(capture, layers, heads, positions, lens_top_k, lens_token)
-        self.check_ids(ids)
+        check_prompt_ids(ids, self.config.block_size, self.config.vocab_size)
         if spec.positions is not None and max(spec.positions) >= len(ids):
             raise GenerationError(f"position {max(spec.positions)} is past the last token")
         if intervention is not None:
@@ -225,16 +225,6 @@ class LanguageModel:
             )
         spec.validate(self.config)
         return spec
-
-    def check_ids(self, ids: list[int]) -> None:
-        if not ids:
-            raise GenerationError("cannot trace an empty sequence")
-        if len(ids) > self.config.block_size:
-            raise GenerationError(
-                f"{len(ids)} tokens is longer than the context ({self.config.block_size})"
-            )
-        if any(not 0 <= i < self.config.vocab_size for i in ids):
-            raise GenerationError("a token id is outside the model's vocabulary")
 
     def generate(
         self,

@@ -43,3 +43,19 @@ def lm(model: GPT, tokenizer: Tokenizer) -> LanguageModel:
 @pytest.fixture
 def bundle_dir(tmp_path, model: GPT, tokenizer: Tokenizer):
     return save_bundle(tmp_path / "tiny-bundle", model, tokenizer, card={"name": "tiny"})
+
+
+# The random Hugging Face GPT-2 of hf_reference.py, for the tests that compare with
+# transformers (each of them skips itself when transformers is not installed).
+@pytest.fixture(scope="module")
+def hf_dir(tmp_path_factory):
+    from .hf_reference import build_hf_gpt2
+
+    return build_hf_gpt2(tmp_path_factory.mktemp("hf-gpt2"))
+
+
+@pytest.fixture(scope="module")
+def hf_model(hf_dir):
+    from .hf_reference import load_hf_gpt2
+
+    return load_hf_gpt2(hf_dir)

@@ -19,20 +19,10 @@ from inference import (  # noqa: E402
     save_bundle,
 )
 
-from .hf_reference import N_HEAD, build_hf_gpt2, load_hf_gpt2  # noqa: E402
+from .hf_reference import N_HEAD  # noqa: E402
 
 TEXT = "To be, or not to be, that is the question of outrageous fortune"
 ATOL = 1e-4
-
-
-@pytest.fixture(scope="module")
-def hf_dir(tmp_path_factory):
-    return build_hf_gpt2(tmp_path_factory.mktemp("hf-gpt2-capture"))
-
-
-@pytest.fixture(scope="module")
-def hf_model(hf_dir):
-    return load_hf_gpt2(hf_dir)
 
 
 def rank_file_copy(tokenizer: Tokenizer) -> Tokenizer:

@@ -15,8 +15,6 @@ tokenizers = pytest.importorskip("tokenizers")
 
 from inference import load_model  # noqa: E402
 
-from .hf_reference import build_hf_gpt2, load_hf_gpt2  # noqa: E402
-
 SAMPLES = [
     "To be, or not to be",
     "The thousand natural shocks of outrageous fortune",
@@ -24,16 +22,6 @@ SAMPLES = [
     "Café naïve — “new” words: Überraschung, 日本語, 🎭",
     "two texts<|endoftext|>joined by the special token",
 ]
-
-
-@pytest.fixture(scope="module")
-def hf_dir(tmp_path_factory):
-    return build_hf_gpt2(tmp_path_factory.mktemp("hf-gpt2"))
-
-
-@pytest.fixture(scope="module")
-def hf_model(hf_dir):
-    return load_hf_gpt2(hf_dir)
 
 
 @pytest.fixture(scope="module")
