@@ -161,6 +161,9 @@ GLASSBOX = {
     "WORKER_HEARTBEAT_TTL_S": env_float("GLASSBOX_WORKER_HEARTBEAT_TTL_S", 6.0),
     # generations per client (IP or user) per minute
     "RATE_LIMIT_PER_MINUTE": env_int("GLASSBOX_RATE_LIMIT_PER_MINUTE", 30),
+    "TRACE_RATE_LIMIT_PER_MINUTE": env_int("GLASSBOX_TRACE_RATE_LIMIT_PER_MINUTE", 240),
+    # the largest `trace_result` a worker sends; larger replies become `reply_too_large`
+    "TRACE_MAX_REPLY_BYTES": env_int("GLASSBOX_TRACE_MAX_REPLY_BYTES", 8_000_000),
 }
 
 LOGGING = {

@@ -55,6 +55,10 @@ def generate(**fields):
     return {"type": "generate", "prompt": "To be", **fields}
 
 
+def trace(**fields):
+    return {"type": "trace", "prompt": "To be", **fields}
+
+
 async def test_it_rejects_a_foreign_origin(redis_client, model_record):
     communicator = WebsocketCommunicator(
         application, "/ws/generate/", headers=[(b"origin", b"http://evil.example")]
@@ -90,6 +94,30 @@ async def test_it_rejects_a_foreign_origin(redis_client, model_record):
         (generate(attention="some"), "invalid_setting", "attention"),
         (generate(model="gpt-5"), "unknown_model", "'gpt-5'"),
         ({"type": "stop"}, "not_running", "no generation"),
+        (generate(experiment={"ablate_heads": [[0, 4]]}), "invalid_setting", "no head 4"),
+        (trace(prompt=""), "empty_prompt", "empty"),
+        (trace(prompt="x" * 4001), "prompt_too_long", "4001 characters"),
+        (trace(parts=["embeddings"]), "invalid_setting", "no part 'embeddings'"),
+        (trace(parts=[]), "invalid_setting", "parts"),
+        (trace(layers=[2]), "invalid_setting", "layers 0 to 1"),
+        (trace(heads=[4]), "invalid_setting", "heads 0 to 3"),
+        (trace(positions=[-1]), "invalid_setting", "positions"),
+        (trace(top_k=51), "invalid_setting", "Top-k: input should be less than or equal to 50"),
+        (trace(lens_token=300), "invalid_setting", "0 to 299"),
+        (trace(experiment={"ablate_mlps": [7]}), "invalid_setting", "no layer 7"),
+        (trace(experiment={"quantize_bits": 3}), "invalid_setting", "experiment (quantize_bits)"),
+        (
+            trace(experiment={"steer": {"layer": 3, "vector": {"kind": "token", "text": "a"}}}),
+            "invalid_setting",
+            "0 (the embeddings) to 2",
+        ),
+        (
+            trace(experiment={"steer": {"layer": 1, "vector": {"kind": "colour"}}}),
+            "invalid_setting",
+            "experiment (steer.vector)",
+        ),
+        (trace(experiment={"dance": True}), "unknown_field", "'experiment.dance'"),
+        (trace(model="gpt-5"), "unknown_model", "'gpt-5'"),
     ],
 )
 async def test_it_rejects_bad_input_with_a_specific_error(ws, message, code, words):
@@ -131,6 +159,12 @@ async def test_a_request_is_queued_when_a_worker_is_alive(ws, live_worker):
     assert reply == {"type": "queued", "request_id": "q1", "model": "tiny"}
 
 
+async def test_a_trace_is_queued_and_blocks_a_generation_until_it_ends(ws, live_worker):
+    assert (await ask(ws, trace(request_id="t1", layers=[1])))["type"] == "queued"
+    reply = await ask(ws, generate(request_id="g1"))
+    assert (reply["code"], reply["request_id"]) == ("busy", "g1")
+
+
 async def test_a_second_request_while_one_runs_is_refused(ws, live_worker):
     assert (await ask(ws, generate()))["type"] == "queued"
     reply = await ask(ws, generate(request_id="second"))
@@ -168,3 +202,21 @@ async def test_rate_limit_per_client(redis_client, model_record, settings):
         await communicator.disconnect()
     assert [r["type"] for r in replies] == ["queued", "queued", "error"]
     assert replies[2]["code"] == "rate_limited"
+
+
+async def test_traces_have_their_own_rate_limit(redis_client, model_record, settings):
+    settings.GLASSBOX = {
+        **settings.GLASSBOX,
+        "RATE_LIMIT_PER_MINUTE": 1,
+        "TRACE_RATE_LIMIT_PER_MINUTE": 2,
+    }
+    signals.beat(redis_client, "test-worker")
+    replies = []
+    for i, message in enumerate([generate(), trace(), trace(), trace()]):
+        communicator = WebsocketCommunicator(application, "/ws/generate/", headers=[ORIGIN])
+        await communicator.connect()
+        await communicator.receive_json_from()
+        replies.append(await ask(communicator, {**message, "request_id": f"r{i}"}))
+        await communicator.disconnect()
+    assert [r["type"] for r in replies] == ["queued", "queued", "queued", "error"]
+    assert replies[3]["code"] == "rate_limited" and "traces" in replies[3]["message"]

@@ -8,7 +8,7 @@ import pytest
 from channels.exceptions import ChannelFull
 
 from inference import CheckpointError, GenerationError, SamplingError
-from webapp.playground import streaming
+from webapp.playground import replies, streaming
 from webapp.playground.model_cache import ModelChanged
 
 
@@ -42,8 +42,8 @@ class RecordingLayer:
         self.sent.append(message)
 
 
-def make_sender(layer) -> streaming.BatchSender:
-    sender = streaming.BatchSender.__new__(streaming.BatchSender)
+def make_sender(layer) -> replies.BatchSender:
+    sender = replies.BatchSender.__new__(replies.BatchSender)
     sender.layer, sender.reply_channel = layer, "reply"
     sender.pending, sender.last_sent, sender.client_gone = [], 0.0, False
     return sender

@@ -1,4 +1,5 @@
-"""The /ws/generate/ consumer: validate requests, enqueue them, forward the worker's events.
+"""The /ws/generate/ consumer: validate requests (generate, trace, stop), enqueue them,
+forward the worker's events.
 
 Three sections, as in a Channels tutorial: websocket handlers, command helpers, and
 channel-layer handlers. The model never runs here; this process only talks.
@@ -7,6 +8,7 @@ channel-layer handlers. The model never runs here; this process only talks.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import time
@@ -24,13 +26,16 @@ from .protocol import (
     DEFAULT_MAX_NEW_TOKENS,
     GENERATE_TASK,
     PROTOCOL_VERSION,
+    TRACE_TASK,
     ClientError,
     GenerateRequest,
     StopRequest,
+    TraceRequest,
     error_message,
     parse_client_message,
     resolve_selection,
 )
+from .request_checks import check_experiment, check_trace
 
 logger = logging.getLogger(__name__)
 WATCH_INTERVAL_S = 1.0
@@ -72,6 +77,8 @@ class GenerationConsumer(AsyncJsonWebsocketConsumer):
             message = parse_client_message(content)
             if isinstance(message, GenerateRequest):
                 await self.start_generation(message)
+            elif isinstance(message, TraceRequest):
+                await self.start_trace(message)
             elif isinstance(message, StopRequest):
                 await self.stop_generation()
         except ClientError as exc:
@@ -79,45 +86,69 @@ class GenerationConsumer(AsyncJsonWebsocketConsumer):
 
     # -- command helpers ------------------------------------------------------------------
     async def start_generation(self, request: GenerateRequest) -> None:
+        request_id = self.new_request_id(request)
+        record = await self.find_model(request.model, request_id)
+        with errors_carry(request_id):
+            if request.max_new_tokens is None:
+                request.max_new_tokens = min(DEFAULT_MAX_NEW_TOKENS, record.max_new_tokens)
+            if request.max_new_tokens > record.max_new_tokens:
+                raise ClientError(
+                    "invalid_setting",
+                    f"Max new tokens: this model allows at most {record.max_new_tokens}.",
+                )
+            if request.top_k > (record.vocab_size or 0):
+                raise ClientError(
+                    "invalid_setting", f"Top-k: this model has {record.vocab_size} tokens."
+                )
+            resolve_selection(request.attention, record.n_layer or 0, record.n_head or 0)
+            check_experiment(request.experiment, record.n_layer or 0, record.n_head or 0)
+        await self.enqueue_request(
+            GENERATE_TASK, request, record, request_id, record.prompt_token_limit
+        )
+
+    async def start_trace(self, request: TraceRequest) -> None:
+        request_id = self.new_request_id(request)
+        record = await self.find_model(request.model, request_id)
+        with errors_carry(request_id):
+            check_trace(request, record.n_layer or 0, record.n_head or 0, record.vocab_size or 0)
+        # a trace generates nothing, so it may fill the whole context
+        await self.enqueue_request(
+            TRACE_TASK, request, record, request_id, record.block_size or 1, kind="trace"
+        )
+
+    def new_request_id(self, request: GenerateRequest | TraceRequest) -> str:
+        """The request's id (made here if absent), once the checks every request shares
+        have passed."""
         request_id = request.request_id or uuid.uuid4().hex
         if self.active_request:
             raise ClientError(
                 "busy",
-                "A generation is already running here; stop it or wait for it.",
+                "A generation or trace is already running here; stop it or wait for it.",
                 request_id,
             )
-        limits = settings.GLASSBOX
-        if len(request.prompt) > limits["MAX_PROMPT_CHARS"]:
+        limit = settings.GLASSBOX["MAX_PROMPT_CHARS"]
+        if len(request.prompt) > limit:
             raise ClientError(
                 "prompt_too_long",
-                f"The prompt is {len(request.prompt)} characters; the limit is "
-                f"{limits['MAX_PROMPT_CHARS']}.",
+                f"The prompt is {len(request.prompt)} characters; the limit is {limit}.",
                 request_id,
             )
-        record = await self.find_model(request.model, request_id)
-        if request.max_new_tokens is None:
-            request.max_new_tokens = min(DEFAULT_MAX_NEW_TOKENS, record.max_new_tokens)
-        if request.max_new_tokens > record.max_new_tokens:
-            raise ClientError(
-                "invalid_setting",
-                f"Max new tokens: this model allows at most {record.max_new_tokens}.",
-                request_id,
-            )
-        if request.top_k > (record.vocab_size or 0):
-            raise ClientError(
-                "invalid_setting",
-                f"Top-k: this model has {record.vocab_size} tokens.",
-                request_id,
-            )
-        try:
-            resolve_selection(request.attention, record.n_layer or 0, record.n_head or 0)
-        except ClientError as exc:
-            exc.request_id = request_id
-            raise
-        if not await signals.allow_request(self.redis, self.client_identity()):
+        return request_id
+
+    async def enqueue_request(
+        self,
+        task: str,
+        request: GenerateRequest | TraceRequest,
+        record: LanguageModel,
+        request_id: str,
+        max_prompt_tokens: int,
+        kind: str = "generate",
+    ) -> None:
+        if not await signals.allow_request(self.redis, self.client_identity(), kind):
             raise ClientError(
                 "rate_limited",
-                "Too many generations in the last minute; wait a moment.",
+                f"Too many {'traces' if kind == 'trace' else 'generations'} in the last "
+                "minute; wait a moment.",
                 request_id,
             )
         if await signals.live_workers(self.redis) == 0:
@@ -133,12 +164,12 @@ class GenerationConsumer(AsyncJsonWebsocketConsumer):
             model=record.slug,
             model_path=str(record.path),
             model_sha256=record.sha256,
-            max_prompt_tokens=record.prompt_token_limit,
+            max_prompt_tokens=max_prompt_tokens,
         )
         self.active_request = request_id
         self.active_since = self.last_event_at = time.monotonic()
         self.started = False
-        await sync_to_async(enqueue)(payload, self.channel_name)
+        await sync_to_async(enqueue)(task, payload, self.channel_name)
         await self.send_json({"type": "queued", "request_id": request_id, "model": record.slug})
         self.watchdog = asyncio.create_task(self.watch(request_id))
 
@@ -219,16 +250,26 @@ class GenerationConsumer(AsyncJsonWebsocketConsumer):
             self.last_event_at = time.monotonic()
             self.started = True
             await self.send_json(message)
-            if message["type"] in ("done", "error"):
+            if message["type"] in ("done", "trace_result", "error"):
                 self.finish()
 
 
-def enqueue(payload: dict, reply_channel: str) -> None:
+@contextlib.contextmanager
+def errors_carry(request_id: str):
+    """Give the ClientErrors raised inside the request's id."""
+    try:
+        yield
+    except ClientError as exc:
+        exc.request_id = exc.request_id or request_id
+        raise
+
+
+def enqueue(task: str, payload: dict, reply_channel: str) -> None:
     """Publish the task by name, so this process never imports torch."""
     from webapp.celery import app
 
     app.send_task(
-        GENERATE_TASK,
+        task,
         kwargs={"request": payload, "reply_channel": reply_channel},
         queue="gpu",
         expires=settings.GLASSBOX["QUEUE_TIMEOUT_S"],

@@ -12,9 +12,13 @@ from typing import Annotated, Any, Literal
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from .trace_protocol import ExperimentRequest, TraceRequest
+
 PROTOCOL_VERSION = 1
-# the Celery task that serves `generate`; sent by name so the web process never imports torch
+# the Celery tasks that serve `generate` and `trace`; sent by name so that the web
+# process never imports torch
 GENERATE_TASK = "playground.generate"
+TRACE_TASK = "playground.trace"
 DEFAULT_MAX_NEW_TOKENS = 100
 MAX_SEED = 2**31 - 1
 
@@ -53,6 +57,7 @@ class GenerateRequest(BaseModel):
     seed: int | None = Field(default=None, ge=0, le=MAX_SEED)
     candidates: int = Field(default=10, ge=1, le=20)
     attention: AttentionSelection | Literal["none"] = "none"
+    experiment: ExperimentRequest | None = None  # generate with a changed model
 
     @field_validator("prompt")
     @classmethod
@@ -82,6 +87,12 @@ FIELD_SENTENCES = {
     "request_id": "The request id",
     "model": "The model name",
     "version": "The protocol version",
+    "experiment": "The experiment",
+    "parts": "The parts",
+    "layers": "The layers",
+    "heads": "The heads",
+    "positions": "The positions",
+    "lens_token": "The followed token",
 }
 
 
@@ -100,19 +111,25 @@ def explain_validation_error(exc: ValidationError) -> tuple[str, str]:
     if field == "version":
         return "bad_version", f"This server speaks protocol version {PROTOCOL_VERSION}."
     name = FIELD_SENTENCES.get(field, f"The field {field!r}")
+    if len(location) > 1 and field in ("experiment", "attention"):
+        name = f"{name} ({'.'.join(location[1:])})"  # say which nested setting
     detail = first.get("msg", "is not valid").removeprefix("Value error, ")
     return "invalid_setting", f"{name}: {detail[0].lower() + detail[1:]}."
 
 
-def parse_client_message(content: Any) -> GenerateRequest | StopRequest:
+CLIENT_MESSAGES = {"generate": GenerateRequest, "trace": TraceRequest, "stop": StopRequest}
+
+
+def parse_client_message(content: Any) -> GenerateRequest | TraceRequest | StopRequest:
     """Validate one decoded JSON message; raise ClientError with a specific code."""
     if not isinstance(content, dict):
         raise ClientError("bad_message", "Each message must be a JSON object with a 'type'.")
     kind = content.get("type")
-    model = {"generate": GenerateRequest, "stop": StopRequest}.get(kind)
+    model = CLIENT_MESSAGES.get(kind) if isinstance(kind, str) else None
     if model is None:
         raise ClientError(
-            "unknown_type", f"Unknown message type {kind!r}; expected 'generate' or 'stop'."
+            "unknown_type",
+            f"Unknown message type {kind!r}; expected 'generate', 'trace' or 'stop'.",
         )
     try:
         return model.model_validate(content)

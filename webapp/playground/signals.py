@@ -51,12 +51,19 @@ async def live_workers(client) -> int:
     return await client.zcount(WORKERS_KEY, time.time() - ttl, "+inf")
 
 
-async def allow_request(client, who: str) -> bool:
-    """Fixed one-minute window rate limit per client identity."""
-    limit = settings.GLASSBOX["RATE_LIMIT_PER_MINUTE"]
+RATE_LIMITS = {"generate": "RATE_LIMIT_PER_MINUTE", "trace": "TRACE_RATE_LIMIT_PER_MINUTE"}
+
+
+async def allow_request(client, who: str, kind: str = "generate") -> bool:
+    """Fixed one-minute window rate limit per client identity, one window per kind.
+
+    Traces have their own, larger allowance: a lesson's widget traces on every click,
+    and one forward pass costs far less than a generation.
+    """
+    limit = settings.GLASSBOX[RATE_LIMITS[kind]]
     if limit <= 0:
         return True
-    key = f"{KEY_PREFIX}rate:{who}:{int(time.time() // 60)}"
+    key = f"{KEY_PREFIX}rate:{kind}:{who}:{int(time.time() // 60)}"
     count = await client.incr(key)
     if count == 1:
         await client.expire(key, 90)

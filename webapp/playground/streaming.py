@@ -1,70 +1,42 @@
 """The worker side of a generation: run the engine, stream its events to the consumer.
 
-One event loop lives for the whole worker process, so the channel layer's Redis
-connections are reused from one request to the next. Steps are coalesced: a message goes
-to the channel layer at most every COALESCE_S while tokens come faster than that, so a
-fast model cannot flood the consumer. The prompt, the done event and errors go at once.
+Steps are coalesced by the BatchSender (replies.py); the prompt, the first token, the
+done event and errors go at once.
 """
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import time
 from typing import Any
 
-from channels.exceptions import ChannelFull
-from channels.layers import get_channel_layer
 from django.conf import settings
 
-from inference import CaptureSpec, CheckpointError, DoneEvent, GenerationError, SamplingError
+from inference import (
+    CaptureError,
+    CaptureSpec,
+    CheckpointError,
+    DoneEvent,
+    GenerationError,
+    InterventionError,
+    QuantizationError,
+    SamplingError,
+)
 
 from . import signals
+from .experiment_setup import build_experiment
 from .model_cache import ModelChanged, get_model
 from .protocol import ClientError, error_message, event_json, resolve_selection
+from .replies import BatchSender, run_on_worker_loop
 
 logger = logging.getLogger(__name__)
 
-COALESCE_S = 0.03
 CANCEL_CHECK_S = 0.01
-_loop: asyncio.AbstractEventLoop | None = None
 
 
 def run_generation(request: dict[str, Any], reply_channel: str) -> None:
     """Entry point for the Celery task: run the async stream on the worker's loop."""
-    global _loop
-    if _loop is None or _loop.is_closed():
-        _loop = asyncio.new_event_loop()
-    _loop.run_until_complete(stream_generation(request, reply_channel))
-
-
-class BatchSender:
-    """Collects protocol messages and sends them to one channel in batches."""
-
-    def __init__(self, reply_channel: str):
-        self.layer = get_channel_layer()
-        self.reply_channel = reply_channel
-        self.pending: list[dict[str, Any]] = []
-        self.last_sent = 0.0
-        self.client_gone = False
-
-    async def add(self, message: dict[str, Any], urgent: bool = False) -> None:
-        self.pending.append(message)
-        if urgent or time.monotonic() - self.last_sent >= COALESCE_S:
-            await self.flush()
-
-    async def flush(self) -> None:
-        if not self.pending or self.client_gone:
-            return
-        batch, self.pending = self.pending, []
-        try:
-            await self.layer.send(
-                self.reply_channel, {"type": "generation.batch", "messages": batch}
-            )
-        except ChannelFull:
-            # the consumer is not draining its channel: the client has gone
-            self.client_gone = True
-        self.last_sent = time.monotonic()
+    run_on_worker_loop(stream_generation(request, reply_channel))
 
 
 def explain_failure(exc: Exception, request: dict[str, Any]) -> tuple[str, str]:
@@ -78,7 +50,9 @@ def explain_failure(exc: Exception, request: dict[str, Any]) -> tuple[str, str]:
     if isinstance(exc, CheckpointError):
         logger.warning("model %s failed to load: %s", request.get("model"), exc)
         return "model_unavailable", "This model could not be loaded on the server; try another."
-    if isinstance(exc, (GenerationError, SamplingError)):
+    if isinstance(
+        exc, (GenerationError, SamplingError, CaptureError, InterventionError, QuantizationError)
+    ):
         return "invalid_setting", str(exc)
     logger.error("generation %s failed", request.get("request_id"), exc_info=exc)
     return "internal_error", "Something went wrong while generating; please try again."
@@ -137,6 +111,7 @@ async def stream_generation(request: dict[str, Any], reply_channel: str) -> None
                 f"The prompt is {len(ids)} tokens long; this model reads at most {limit}.",
             )
         selection = resolve_selection(request["attention"], lm.config.n_layer, lm.config.n_head)
+        intervention, quantize_bits = build_experiment(lm, request.get("experiment"))
         events = lm.generate(
             ids,
             max_new_tokens=request["max_new_tokens"],
@@ -152,6 +127,8 @@ async def stream_generation(request: dict[str, Any], reply_channel: str) -> None
             ),
             n_candidates=request["candidates"],
             should_stop=should_stop,
+            intervention=intervention,
+            quantize_bits=quantize_bits,
         )
         for event in events:
             message = event_json(event, request_id, lm.tokenizer, selection)

@@ -11,10 +11,31 @@ import base64
 from typing import Annotated, Any, Literal
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 MAX_TRACE_TOP_K = 50
 Index = Annotated[int, Field(ge=0)]
+# inference.PARTS, repeated so that the web process validates without importing torch
+# (tests/webapp/test_trace_protocol.py checks that the two lists agree)
+TRACE_PARTS = (
+    "token_embeddings",
+    "position_embeddings",
+    "residuals",
+    "ln_1",
+    "q",
+    "k",
+    "v",
+    "scores",
+    "attention",
+    "head_outputs",
+    "attn_out",
+    "ln_2",
+    "mlp_pre",
+    "mlp_post",
+    "mlp_out",
+    "logit_lens",
+    "logits",
+)
 
 
 class SteeringVectorFromPrompts(BaseModel):
@@ -67,6 +88,28 @@ class TraceRequest(BaseModel):
     top_k: int = Field(default=10, ge=1, le=MAX_TRACE_TOP_K)
     lens_token: Index | None = None
     experiment: ExperimentRequest | None = None
+
+    @field_validator("prompt")
+    @classmethod
+    def prompt_not_blank(cls, value: str) -> str:
+        if not value.strip():
+            raise ValueError("the prompt is empty")
+        return value
+
+    @field_validator("parts")
+    @classmethod
+    def parts_known(cls, value):
+        if value == "all":
+            return value
+        unknown = [part for part in value if part not in TRACE_PARTS]
+        if unknown:
+            raise ValueError(
+                f"there is no part {unknown[0]!r}; the parts are {', '.join(TRACE_PARTS)}"
+            )
+        return list(dict.fromkeys(value))  # each part once, in the order asked
+
+    def part_names(self) -> list[str]:
+        return list(TRACE_PARTS) if self.parts == "all" else list(self.parts)
 
 
 def encode_tensor(tensor, dtype: str = "float16") -> dict[str, Any]:
