@@ -2,7 +2,7 @@
 
     python -m webapp.bench [--url http://127.0.0.1:8000] [--model SLUG] [--model-dir DIR]
                            [--runs 30] [--tokens 64] [--clients 20] [--client-tokens 32]
-                           [--no-direct] [--out FILE]
+                           [--traces 30] [--no-direct] [--out FILE]
 
 It drives an already running Glassbox (Redis, one Celery worker and Daphne) over real
 websockets, as the browser does (an Origin header equal to --url), and compares what a
@@ -69,6 +69,8 @@ from urllib.parse import urlsplit
 
 import websockets
 from websockets.asyncio.client import ClientConnection, connect
+
+from webapp.trace_bench import TRACE_TARGET_MS_P50, trace_phase, trace_summary
 
 PROMPT = (
     "ROMEO.\n"
@@ -655,11 +657,26 @@ async def bench(args) -> dict[str, Any]:
         stack_results, direct_results = await sequential_phase(client, engine, args)
     finally:
         await client.close()
+    traces = None
+    if args.traces > 0:
+        progress(f"trace: {args.traces} round trips")
+        socket = await open_socket(args.url)
+        try:
+            _, trace_runs = await trace_phase(socket, args.traces, args.timeout, args.model)
+        finally:
+            await socket.close()
+        traces = trace_summary(trace_runs, summarize, count_errors)
     conc_results: list[RunResult] = []
     if args.clients > 0:
         progress(f"concurrency: {args.clients} clients")
         conc_results = await concurrency_phase(args)
-    return report(args, started, engine, warm, stack_results, direct_results, conc_results)
+    result = report(args, started, engine, warm, stack_results, direct_results, conc_results)
+    if traces is not None:
+        result["trace"] = traces
+        result["targets"]["trace_round_trip_ms_p50"] = at_most(
+            traces["round_trip_ms"]["p50"], TRACE_TARGET_MS_P50
+        )
+    return result
 
 
 def report(args, started, engine, warm, stack_results, direct_results, conc_results) -> dict:
@@ -729,6 +746,9 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--tokens", type=int, default=64, help="new tokens per sequential run")
     parser.add_argument("--clients", type=int, default=20, help="concurrent clients (0: none)")
     parser.add_argument(
+        "--traces", type=int, default=30, help="trace round trips, one layer in full (0: none)"
+    )
+    parser.add_argument(
         "--client-tokens", type=int, default=32, help="new tokens per concurrent client"
     )
     parser.add_argument(
@@ -752,6 +772,8 @@ def check_args(parser: argparse.ArgumentParser, args: argparse.Namespace) -> Non
         parser.error(str(exc))
     if not 1 <= args.runs <= 1000 or not 0 <= args.clients <= 200:
         parser.error("--runs must be 1..1000 and --clients 0..200")
+    if not 0 <= args.traces <= 1000:
+        parser.error("--traces must be 0..1000")
     if not 2 <= args.tokens <= 2000 or not 2 <= args.client_tokens <= 2000:
         parser.error("--tokens and --client-tokens must be 2..2000")
     if not 1 <= args.timeout <= 3600:

@@ -152,6 +152,9 @@ GLASSBOX = {
     "WORKER_MEMORY_MB": env_int("GLASSBOX_WORKER_MEMORY_MB", 2048),
     # request limits
     "MAX_PROMPT_CHARS": env_int("GLASSBOX_MAX_PROMPT_CHARS", 4000),
+    # one websocket frame from a browser (Daphne's own cap, in the Procfile, is 16 MiB
+    # because it also bounds what the server sends: a trace reply is up to 8 MB)
+    "MAX_CLIENT_MESSAGE_CHARS": env_int("GLASSBOX_MAX_CLIENT_MESSAGE_CHARS", 64_000),
     "MAX_NEW_TOKENS": env_int("GLASSBOX_MAX_NEW_TOKENS", 500),
     "MAX_CANDIDATES": 20,
     "GENERATION_TIME_LIMIT_S": env_float("GLASSBOX_GENERATION_TIME_LIMIT_S", 120.0),

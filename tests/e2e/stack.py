@@ -4,6 +4,7 @@ pointed at a real Redis, with their own SQLite database and model folder."""
 from __future__ import annotations
 
 import os
+import shlex
 import shutil
 import signal
 import subprocess
@@ -18,6 +19,17 @@ import redis
 from tests.conftest import REPO, free_port
 
 VENV_BIN = Path(sys.executable).parent
+
+
+def daphne_command(port: int) -> list[str]:
+    """The Procfile's web command, on another port: tests serve with production's flags."""
+    line = next(
+        line for line in (REPO / "Procfile").read_text().splitlines() if line.startswith("web:")
+    )
+    command = shlex.split(line.removeprefix("web:"))
+    command[0] = str(VENV_BIN / Path(command[0]).name)
+    command[command.index("-p") + 1] = str(port)
+    return command
 
 
 @dataclass
@@ -85,14 +97,7 @@ class Stack:
         self.port = free_port()
         log = open(self.root / "daphne.log", "w")  # noqa: SIM115
         self.processes["web"] = subprocess.Popen(
-            [
-                str(VENV_BIN / "daphne"),
-                "-b",
-                "127.0.0.1",
-                "-p",
-                str(self.port),
-                "webapp.asgi:application",
-            ],
+            daphne_command(self.port),
             cwd=REPO,
             env=self.env,
             stdout=log,

@@ -72,6 +72,7 @@ async def test_it_rejects_a_foreign_origin(redis_client, model_record):
     [
         ("{not json", "bad_json", "not valid JSON"),
         (b"\x00\x01binary", "binary_frame", "text frames"),
+        ('{"type": "trace", "prompt": "' + "x" * 70_000 + '"}', "message_too_large", "64000"),
         ("[1, 2]", "bad_message", "JSON object"),
         ({"type": "dance"}, "unknown_type", "'dance'"),
         ({"prompt": "hi"}, "unknown_type", "None"),

@@ -65,6 +65,12 @@ class GenerationConsumer(AsyncJsonWebsocketConsumer):
         if bytes_data is not None:
             await self.send_error("binary_frame", "Send text frames holding JSON, not binary.")
             return
+        limit = settings.GLASSBOX["MAX_CLIENT_MESSAGE_CHARS"]
+        if text_data is not None and len(text_data) > limit:
+            await self.send_error(
+                "message_too_large", f"A message may hold at most {limit} characters."
+            )
+            return
         try:
             content = json.loads(text_data)
         except (TypeError, ValueError):
