@@ -21,6 +21,11 @@ from .config import GPTConfig
 from .interventions import Intervention
 from .kv_cache import KVCache
 
+# The logit lens unembeds several rungs per multiply, up to this many logits at once
+# (128 MB of float32): fast for a small model, bounded for GPT-2 small on 1,024 tokens.
+LENS_CHUNK_LOGITS = 1 << 25
+LENS_OUTPUTS = ("top_ids", "top_probs", "target_probs", "target_ranks")
+
 
 @dataclass
 class GPTOutput:
@@ -278,12 +283,9 @@ class GPT(nn.Module):
                 stream.append(x)
         if kv_cache is not None:
             kv_cache.advance(T)
-        if recorder is not None:
-            if recorder.wants("residuals"):
-                for residual in stream:
-                    recorder.put("residuals", residual)
-            if recorder.wants("logit_lens"):
-                self._logit_lens(stream, recorder)
+        if recorder is not None and recorder.wants("residuals"):
+            for residual in stream:
+                recorder.put("residuals", residual)
         x = self.transformer.ln_f(x)
 
         loss = None
@@ -296,45 +298,67 @@ class GPT(nn.Module):
             logits = self.lm_head(x[:, [-1], :])  # (B, 1, vocab): all that decoding needs
         else:
             logits = self.lm_head(x)
-        if recorder is not None and recorder.wants("logits"):
-            recorder.put("logits", logits, time_axis=None if last_logits_only else 1)
+        if recorder is not None:
+            if recorder.wants("logits"):
+                recorder.put("logits", logits, time_axis=None if last_logits_only else 1)
+            if recorder.wants("logit_lens"):
+                # the last rung is the model's own output, when it was computed everywhere
+                final = logits if logits.size(1) == T else None
+                self._logit_lens(stream, recorder, final)
         captured = recorder.finalize() if recorder is not None else {}
         return GPTOutput(logits=logits, loss=loss, captured=captured)
 
-    def _logit_lens(self, stream: list[torch.Tensor], recorder: Recorder) -> None:
+    def _logit_lens(
+        self, stream: list[torch.Tensor], recorder: Recorder, final_logits: torch.Tensor | None
+    ) -> None:
         """What each residual point would predict: ln_f and the unembedding, as top-k.
 
-        One layer at a time, reduced to top-k at once, so a large vocabulary never
-        stands in memory for every layer together. The followed token is the one the
-        model finally predicts at each position, unless the spec names one.
+        Only the kept positions are unembedded, several rungs per matrix multiply, and
+        each chunk is reduced to top-k at once, so a large vocabulary never stands in
+        memory for every layer together. The followed token is the one the model finally
+        predicts at each position, unless the spec names one.
         """
         spec = recorder.spec
-        top_ids, top_probs, ranks, probs = [], [], [], []
+        points = torch.stack(stream, dim=1)  # (B, L+1, T, C)
+        final = final_logits.unsqueeze(1) if final_logits is not None else None  # (B, 1, T, V)
+        if recorder.positions is not None:
+            index = torch.tensor(recorder.positions, device=points.device)
+            points = points.index_select(2, index)
+            final = final.index_select(2, index) if final is not None else None
+        B, P, T, _ = points.shape
+        rungs_per_chunk = max(1, LENS_CHUNK_LOGITS // (B * T * self.config.vocab_size))
+
+        def chunks():
+            """(first rung, logits) from the last rung down: the last one fixes the target."""
+            stop = P
+            if final is not None:
+                yield P - 1, final
+                stop = P - 1
+            while stop > 0:
+                start = max(0, stop - rungs_per_chunk)
+                yield start, self.lm_head(self.transformer.ln_f(points[:, start:stop]))
+                stop = start
+
         target = None
-        for residual in reversed(stream):  # the last point first: it fixes the target
-            lens_logits = self.lm_head(self.transformer.ln_f(residual)).float()  # (B, T, V)
-            # log-space: no second (B, T, V) tensor of probabilities is ever made
-            log_norm = torch.logsumexp(lens_logits, dim=-1, keepdim=True)  # (B, T, 1)
+        pieces: dict[str, list[torch.Tensor]] = {name: [] for name in LENS_OUTPUTS}
+        for _, lens_logits in chunks():
+            log_probs = torch.log_softmax(lens_logits.float(), dim=-1)  # (B, n, T, V)
+            top_log_probs, top_ids = log_probs.topk(spec.lens_top_k, dim=-1)
             if target is None:
                 if spec.lens_token is not None:
-                    target = torch.full(
-                        lens_logits.shape[:-1], spec.lens_token, device=lens_logits.device
-                    )
+                    target = torch.full((B, T), spec.lens_token, device=points.device)
                 else:
-                    target = lens_logits.argmax(dim=-1)  # (B, T)
-            top_logits, i = lens_logits.topk(spec.lens_top_k, dim=-1)  # (B, T, k)
-            target_logit = lens_logits.gather(-1, target.unsqueeze(-1))  # (B, T, 1)
-            top_ids.append(i)
-            top_probs.append((top_logits - log_norm).exp())
-            probs.append((target_logit - log_norm).exp().squeeze(-1))
-            ranks.append((lens_logits > target_logit).sum(dim=-1))  # 0 = the top token
-        stacked = {
-            "top_ids": top_ids,
-            "top_probs": top_probs,
-            "target_probs": probs,
-            "target_ranks": ranks,
-        }
-        for name, per_point in stacked.items():
+                    target = top_ids[:, -1, :, 0]  # the last rung's top token, (B, T)
+            index = target[:, None, :, None].expand(-1, log_probs.size(1), -1, 1)
+            target_log_prob = log_probs.gather(-1, index)  # (B, n, T, 1)
+            pieces["top_ids"].append(top_ids)
+            pieces["top_probs"].append(top_log_probs.exp())
+            pieces["target_probs"].append(target_log_prob.squeeze(-1).exp())
+            # an int32 count is several times faster than the default int64 one on a CPU
+            ranks = (log_probs > target_log_prob).sum(dim=-1, dtype=torch.int32)
+            pieces["target_ranks"].append(ranks.long())  # 0 = the top token
+        for name, chunk_list in pieces.items():
             # (B, L+1, T, ...) in residual order: 0 = embeddings … L = after the last block
-            recorder.put(f"logit_lens.{name}", torch.stack(per_point[::-1], dim=1), time_axis=2)
-        recorder.put("logit_lens.target_ids", target)
+            stacked = torch.cat(chunk_list[::-1], dim=1)
+            recorder.put(f"logit_lens.{name}", stacked, time_axis=None)
+        recorder.put("logit_lens.target_ids", target, time_axis=None)

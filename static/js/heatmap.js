@@ -26,6 +26,11 @@ function interpolate(t) {
   return STOPS[STOPS.length - 1][1];
 }
 
+/** The colour of a weight 0 … 1 as [r, g, b] (for pictures built pixel by pixel). */
+export function attentionRgb(weight) {
+  return interpolate(Math.min(1, Math.max(0, weight)));
+}
+
 /** Map a weight 0 … 1 to a colour position 0 … 1 for the chosen scale. */
 export function scaled(weight, scale) {
   return scale === "sqrt" ? Math.sqrt(weight) : weight;

@@ -167,6 +167,24 @@ def test_it_makes_the_last_logit_lens_point_the_softmax_of_the_logits(full):
     assert (full.logit_lens.target_ranks[-1] == 0).all()
 
 
+def test_it_reads_every_logit_lens_rung_as_transformers_ln_f_and_head_would(
+    full, reference, hf_model
+):
+    with torch.no_grad():
+        lens_logits = hf_model.lm_head(hf_model.transformer.ln_f(reference["residuals"]))
+    probs = torch.softmax(lens_logits.float(), dim=-1)  # (L+1, T, V)
+    lens = full.logit_lens
+    k = lens.top_ids.shape[-1]
+    top_probs, _ = probs.topk(k, dim=-1)
+    close(lens.top_probs, top_probs)
+    # ids: ties aside, the probabilities at the ids we name are the reference's top-k
+    close(probs.gather(-1, lens.top_ids), top_probs)
+    target = lens.target_ids.expand(probs.shape[0], -1).unsqueeze(-1)  # (L+1, T, 1)
+    target_probs = probs.gather(-1, target)
+    close(lens.target_probs, target_probs.squeeze(-1))
+    assert torch.equal(lens.target_ranks, (probs > target_probs).sum(dim=-1))
+
+
 def test_it_makes_head_outputs_add_up_to_the_attention_output(ours, full):
     biases = torch.stack([block.attn.c_proj.bias.detach() for block in ours.model.transformer.h])
     close(full.head_outputs.sum(dim=1) + biases[:, None, :], full.attn_out)

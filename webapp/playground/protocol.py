@@ -15,6 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from .trace_protocol import ExperimentRequest, TraceRequest
 
 PROTOCOL_VERSION = 1
+EMPTY_PROMPT_SENTENCE = "The prompt is empty: type something for the model to continue."
 # the Celery tasks that serve `generate` and `trace`; sent by name so that the web
 # process never imports torch
 GENERATE_TASK = "playground.generate"
@@ -107,7 +108,7 @@ def explain_validation_error(exc: ValidationError) -> tuple[str, str]:
     if kind == "missing":
         return "missing_field", f"The request needs a {field!r} field."
     if field == "prompt" and "empty" in first.get("msg", ""):
-        return "empty_prompt", "The prompt is empty: type something for the model to continue."
+        return "empty_prompt", EMPTY_PROMPT_SENTENCE
     if field == "version":
         return "bad_version", f"This server speaks protocol version {PROTOCOL_VERSION}."
     name = FIELD_SENTENCES.get(field, f"The field {field!r}")

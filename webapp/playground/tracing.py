@@ -19,7 +19,7 @@ from inference import LanguageModel, Trace, weight_memory
 from . import signals
 from .experiment_setup import build_experiment
 from .model_cache import get_model
-from .protocol import ClientError, error_message, token_json
+from .protocol import EMPTY_PROMPT_SENTENCE, ClientError, error_message, token_json
 from .replies import BatchSender, run_on_worker_loop
 from .streaming import explain_failure
 from .trace_protocol import TRACE_PARTS, encode_tensor
@@ -103,7 +103,7 @@ def check_request_fits(request: dict[str, Any], ids: list[int], lm: LanguageMode
     """The checks that need the tokens: length and positions."""
     limit = min(request["max_prompt_tokens"], lm.config.block_size)
     if not ids:
-        raise ClientError("empty_prompt", "The prompt is empty: type something for the model.")
+        raise ClientError("empty_prompt", EMPTY_PROMPT_SENTENCE)
     if len(ids) > limit:
         raise ClientError(
             "prompt_too_long",

@@ -1,4 +1,4 @@
-"""The playground page; everything live happens over the websocket."""
+"""The playground pages; everything live happens over the websocket."""
 
 from django.conf import settings
 from django.shortcuts import render
@@ -8,21 +8,27 @@ from webapp.catalog.models import LanguageModel
 from .protocol import PROTOCOL_VERSION
 
 
-def playground(request):
+def page_context() -> dict:
+    """What both pages hand their scripts: the models a student may use, and the limits."""
     models = [record.public_facts() for record in LanguageModel.objects.for_students()]
     default = LanguageModel.objects.default()
-    return render(
-        request,
-        "playground/playground.html",
-        {
-            "page_config": {
-                "protocol": PROTOCOL_VERSION,
-                "websocket_path": "/ws/generate/",
-                "models": models,
-                "default_model": default.slug if default else None,
-                "max_prompt_chars": settings.GLASSBOX["MAX_PROMPT_CHARS"],
-                "max_candidates": settings.GLASSBOX["MAX_CANDIDATES"],
-            },
-            "has_models": bool(models),
+    return {
+        "page_config": {
+            "protocol": PROTOCOL_VERSION,
+            "websocket_path": "/ws/generate/",
+            "models": models,
+            "default_model": default.slug if default else None,
+            "max_prompt_chars": settings.GLASSBOX["MAX_PROMPT_CHARS"],
+            "max_candidates": settings.GLASSBOX["MAX_CANDIDATES"],
         },
-    )
+        "has_models": bool(models),
+    }
+
+
+def playground(request):
+    return render(request, "playground/playground.html", page_context())
+
+
+def inside(request):
+    """The developer page: one forward pass, taken apart (a `trace` over the websocket)."""
+    return render(request, "playground/inside.html", page_context())
