@@ -155,11 +155,14 @@ class Recorder:
             tensor = tensor.index_select(time_axis, index)
         self.values.setdefault(part, []).append(tensor)
 
-    def put_layer_norm(self, part: str, x: torch.Tensor, out: torch.Tensor, eps: float) -> None:
-        """A layer norm's input statistics per position, and its output."""
-        mean = x.mean(dim=-1)  # (B, T)
-        # the denominator the norm really divides by: the biased std with epsilon inside
-        std = torch.sqrt(x.var(dim=-1, unbiased=False) + eps)
+    def put_layer_norm(
+        self, part: str, out: torch.Tensor, mean: torch.Tensor, std: torch.Tensor
+    ) -> None:
+        """A layer norm's output, and its input's mean and std per position (B, T).
+
+        The std is the denominator the norm really divides by: the biased one, with
+        epsilon inside the square root.
+        """
         self.put(f"{part}.mean", mean)
         self.put(f"{part}.std", std)
         self.put(f"{part}.out", out)

@@ -16,6 +16,7 @@ import torch
 import torch.nn as nn
 from torch.nn import functional as F
 
+from .block_topk import block_topk
 from .capture import CaptureSpec, Recorder
 from .config import GPTConfig
 from .interventions import Intervention
@@ -23,7 +24,7 @@ from .kv_cache import KVCache
 
 # The logit lens unembeds several rungs per multiply, up to this many logits at once
 # (128 MB of float32): fast for a small model, bounded for GPT-2 small on 1,024 tokens.
-LENS_CHUNK_LOGITS = 1 << 25
+LENS_CHUNK_LOGITS = 1 << 22
 LENS_OUTPUTS = ("top_ids", "top_probs", "target_probs", "target_ranks")
 
 
@@ -180,9 +181,7 @@ class Block(nn.Module):
         recorder: Recorder | None = None,
         intervention: Intervention | None = None,
     ) -> torch.Tensor:
-        h = self.ln_1(x)
-        if recorder is not None and recorder.wants("ln_1", layer_index):
-            recorder.put_layer_norm("ln_1", x, h, self.ln_1.eps)
+        h = self._norm("ln_1", x, layer_index, recorder)
         attn_out = self.attn(h, kv_cache, layer_index, recorder, intervention)
         if recorder is not None and recorder.wants("attn_out", layer_index):
             recorder.put("attn_out", attn_out)
@@ -190,16 +189,27 @@ class Block(nn.Module):
 
         if intervention is not None and layer_index in intervention.ablate_mlps:
             mlp_out = torch.zeros_like(x)  # ablated: the block adds nothing
-            if recorder is not None and recorder.wants("ln_2", layer_index):
-                recorder.put_layer_norm("ln_2", x, self.ln_2(x), self.ln_2.eps)
+            self._norm("ln_2", x, layer_index, recorder)  # still shown, as the lesson draws it
         else:
-            h = self.ln_2(x)
-            if recorder is not None and recorder.wants("ln_2", layer_index):
-                recorder.put_layer_norm("ln_2", x, h, self.ln_2.eps)
+            h = self._norm("ln_2", x, layer_index, recorder)
             mlp_out = self.mlp(h, layer_index, recorder)
         if recorder is not None and recorder.wants("mlp_out", layer_index):
             recorder.put("mlp_out", mlp_out)
         return x + mlp_out
+
+    def _norm(
+        self, part: str, x: torch.Tensor, layer_index: int, recorder: Recorder | None
+    ) -> torch.Tensor:
+        """ln_1 or ln_2 of x; when captured, with the mean and std it divided by."""
+        norm = getattr(self, part)
+        if recorder is None or not recorder.wants(part, layer_index):
+            return norm(x)
+        # the fused kernel hands back the statistics it used: no second pass over x
+        out, mean, rstd = torch.native_layer_norm(
+            x, norm.normalized_shape, norm.weight, norm.bias, norm.eps
+        )
+        recorder.put_layer_norm(part, out, mean.squeeze(-1), rstd.reciprocal().squeeze(-1))
+        return out
 
 
 class GPT(nn.Module):
@@ -341,21 +351,26 @@ class GPT(nn.Module):
 
         target = None
         pieces: dict[str, list[torch.Tensor]] = {name: [] for name in LENS_OUTPUTS}
-        for _, lens_logits in chunks():
+        for start, lens_logits in chunks():
             log_probs = torch.log_softmax(lens_logits.float(), dim=-1)  # (B, n, T, V)
-            top_log_probs, top_ids = log_probs.topk(spec.lens_top_k, dim=-1)
-            if target is None:
-                if spec.lens_token is not None:
-                    target = torch.full((B, T), spec.lens_token, device=points.device)
-                else:
-                    target = top_ids[:, -1, :, 0]  # the last rung's top token, (B, T)
-            index = target[:, None, :, None].expand(-1, log_probs.size(1), -1, 1)
-            target_log_prob = log_probs.gather(-1, index)  # (B, n, T, 1)
+            top_log_probs, top_ids = block_topk(log_probs, spec.lens_top_k)
             pieces["top_ids"].append(top_ids)
             pieces["top_probs"].append(top_log_probs.exp())
+            if target is None and spec.lens_token is None:
+                target = top_ids[:, -1, :, 0]  # the last rung's top token, (B, T)
+                if start == P - 1:  # this chunk is that rung alone: it ranks its own top first
+                    pieces["target_probs"].append(pieces["top_probs"][-1][..., 0])
+                    pieces["target_ranks"].append(torch.zeros_like(target).unsqueeze(1))
+                    continue
+            elif target is None:
+                target = torch.full((B, T), spec.lens_token, device=points.device)
+            index = target[:, None, :, None].expand(-1, log_probs.size(1), -1, 1)
+            target_log_prob = log_probs.gather(-1, index)  # (B, n, T, 1)
             pieces["target_probs"].append(target_log_prob.squeeze(-1).exp())
-            # an int32 count is several times faster than the default int64 one on a CPU
-            ranks = (log_probs > target_log_prob).sum(dim=-1, dtype=torch.int32)
+            # counting ones in a float tensor is about twice as fast on a CPU as summing a
+            # boolean one (which converts it first); a - b > 0 exactly when a > b, and
+            # log_probs is ours to overwrite once top-k and the target are read from it
+            ranks = log_probs.sub_(target_log_prob).gt_(0).sum(dim=-1)
             pieces["target_ranks"].append(ranks.long())  # 0 = the top token
         for name, chunk_list in pieces.items():
             # (B, L+1, T, ...) in residual order: 0 = embeddings … L = after the last block
