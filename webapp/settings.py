@@ -36,6 +36,7 @@ INSTALLED_APPS = [
     "channels",
     "webapp.catalog",
     "webapp.pages",
+    "webapp.lessons",
     "webapp.playground",
 ]
 

@@ -7,6 +7,7 @@ from webapp.pages import views as pages
 
 urlpatterns = [
     path("", pages.home, name="home"),
+    path("lessons/", include("webapp.lessons.urls")),
     path("playground/", include("webapp.playground.urls")),
     path("admin/", admin.site.urls),
 ]

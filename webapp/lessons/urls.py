@@ -1,0 +1,11 @@
+from django.urls import path
+
+from . import views
+
+app_name = "lessons"
+
+urlpatterns = [
+    path("", views.course, name="course"),
+    path("glossary/", views.glossary_page, name="glossary"),
+    path("<slug:slug>/", views.lesson, name="lesson"),
+]
