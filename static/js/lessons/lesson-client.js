@@ -108,6 +108,13 @@ export class LessonClient {
     }
   }
 
+  /** A widget calls this after each complete drawing from a reply: tests and the bench wait
+   *  on `data-draws` and read `data-drawn-at` (performance.now() of the drawing). */
+  drawn(root) {
+    root.dataset.draws = String(Number(root.dataset.draws || 0) + 1);
+    root.dataset.drawnAt = String(performance.now());
+  }
+
   /** A widget's status line: created on first use at the top of the widget. */
   status(root, kind, text) {
     let line = root.querySelector(":scope > .widget-status");
