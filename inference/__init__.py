@@ -8,10 +8,13 @@ Plain PyTorch and tiktoken; this package never imports Django, Channels or Celer
     trace = lm.trace(ids, capture="all", layers=[2])   # every part, layer 2's in full
     ablated = lm.trace(ids, intervention=Intervention(ablate_heads={(2, 0)}))
     ablated.comparison                         # next-token distribution before and after
+    lm.embedding_space().neighbours(ids, 5)    # nearest tokens by cosine of their wte rows
+    lm.bigram.after(ids[-1], 10) if lm.bigram else None   # the shipped bigram table
     for event in lm.generate(ids, max_new_tokens=20, temperature=0.8, seed=1):
         ...                                    # PromptEvent, StepEvent..., DoneEvent
 """
 
+from .bigram_table import BigramTable, BigramTableError
 from .capture import PARTS, CaptureError, CaptureSpec
 from .checkpoint import (
     CheckpointError,
@@ -21,6 +24,7 @@ from .checkpoint import (
     validate_checkpoint,
 )
 from .config import ConfigError, GPTConfig
+from .embedding_space import Analogy, EmbeddingMap, EmbeddingSpace, EmbeddingSpaceError
 from .experiments import (
     Comparison,
     compare_next_token,
@@ -39,6 +43,12 @@ from .tokenizer import Tokenizer, TokenizerError
 __all__ = [
     "PARTS",
     "GPT",
+    "Analogy",
+    "BigramTable",
+    "BigramTableError",
+    "EmbeddingMap",
+    "EmbeddingSpace",
+    "EmbeddingSpaceError",
     "CaptureError",
     "CaptureSpec",
     "Comparison",

@@ -6,9 +6,11 @@ A bundle is a directory with
   model.safetensors  the weights, nanoGPT names, lm_head omitted (it is tied to wte)
   tokenizer.tiktoken the BPE ranks in tiktoken's format
   card.json          what the model is: data, training, losses, samples
+  bigram.safetensors optional: the bigram model's top successors per token (bigram.py)
 
 A Hugging Face GPT-2 directory is config.json + model.safetensors + vocab.json +
-merges.txt, loaded as is (its Conv1D weights are stored transposed).
+merges.txt, loaded as is (its Conv1D weights are stored transposed). Either may carry a
+bigram table; a folder without one is a complete model all the same.
 
 Weights are only ever read through safetensors. Pickle files are refused, never opened.
 Validation reads the configs and the safetensors header first, so that a bad upload is
@@ -17,6 +19,7 @@ reported without loading any weights.
 
 from __future__ import annotations
 
+import contextlib
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -26,6 +29,14 @@ import torch
 from safetensors import SafetensorError, safe_open
 from safetensors.torch import load_file, save_file
 
+from .bigram_table import (
+    TABLE_FILE,
+    BigramTable,
+    BigramTableError,
+    check_table_header,
+    read_bigram_table,
+    read_table_header,
+)
 from .config import ConfigError, GPTConfig
 from .lm import LanguageModel
 from .model import GPT
@@ -311,6 +322,9 @@ def _inspect(path: Path) -> tuple[CheckpointInfo, Tokenizer]:
     _check_tokenizer_fits(tokenizer, config)
     header = _read_header(path / WEIGHTS_FILE)
     _check_tensors(header, config, huggingface=source_format == "huggingface")
+    if (path / TABLE_FILE).is_file():
+        with _bigram_errors():
+            check_table_header(read_table_header(path / TABLE_FILE), config.vocab_size)
     parameters = sum(_numel(shape) for name, shape in expected_shapes(config).items())
     info = CheckpointInfo(
         path=path,
@@ -332,10 +346,42 @@ def _numel(shape: tuple[int, ...]) -> int:
     return n
 
 
+@contextlib.contextmanager
+def _bigram_errors():
+    """A bigram table that is there but does not fit refuses the folder (code bad_bigram):
+    shipping a broken one is a mistake to fix, not to hide."""
+    try:
+        yield
+    except BigramTableError as exc:
+        raise CheckpointError("bad_bigram", str(exc)) from None
+    except (SafetensorError, OSError) as exc:
+        raise CheckpointError(
+            "bad_bigram", f"{TABLE_FILE} is not a readable safetensors file: {exc}"
+        ) from None
+
+
+def _load_bigram(path: Path, config: GPTConfig) -> BigramTable | None:
+    """The folder's bigram table, or None: a model without one is complete all the same."""
+    if not (path / TABLE_FILE).is_file():
+        return None
+    with _bigram_errors():
+        return read_bigram_table(path / TABLE_FILE, config.vocab_size)
+
+
 def validate_checkpoint(path: str | Path) -> CheckpointInfo:
     """Check a model directory without loading its weights; raise CheckpointError if bad."""
     info, _ = _inspect(Path(path))
     return info
+
+
+def load_tokenizer(path: str | Path) -> Tokenizer:
+    """Only the tokenizer of a model directory: no weights read (the tokenizer lesson's API
+    runs in the web process, which has no use for them)."""
+    path = Path(path)
+    if detect_format(path) == "bundle":
+        _, tokenizer_spec = _bundle_config(path)
+        return _bundle_tokenizer(path, tokenizer_spec)
+    return _hf_tokenizer(path)
 
 
 def default_dtype(device: torch.device) -> torch.dtype:
@@ -381,6 +427,7 @@ def load_model(
         name=path.name,
         source_format=info.source_format,
         card=info.card,
+        bigram=_load_bigram(path, info.config),
     )
 
 

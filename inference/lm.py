@@ -1,5 +1,6 @@
 """LanguageModel: a loaded GPT with its tokenizer, and the calls the rest of Glassbox uses:
-`trace` (one forward pass, any captured part, any experiment) and `generate`."""
+`trace` (one forward pass, any captured part, any experiment), `generate`, and the
+questions about its tables that need no forward pass (`embedding_space`, `bigram`)."""
 
 from __future__ import annotations
 
@@ -10,8 +11,10 @@ from typing import Any
 
 import torch
 
+from .bigram_table import BigramTable
 from .capture import PARTS, CaptureSpec
 from .config import GPTConfig
+from .embedding_space import EmbeddingSpace
 from .experiments import Comparison, compare_next_token
 from .generate import Event, GenerationError, check_prompt_ids, generate
 from .interventions import Intervention
@@ -126,8 +129,11 @@ class LanguageModel:
     name: str = "model"
     source_format: str = "bundle"  # "bundle" or "huggingface"
     card: dict[str, Any] = field(default_factory=dict)
+    bigram: BigramTable | None = None  # the folder's bigram table, if it ships one
     _quantized: dict[int, GPT] = field(default_factory=dict, repr=False)
     _quantize_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+    _spaces: dict[int | None, EmbeddingSpace] = field(default_factory=dict, repr=False)
+    _spaces_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     @property
     def config(self) -> GPTConfig:
@@ -151,6 +157,17 @@ class LanguageModel:
 
     def model_for(self, quantize_bits: int | None) -> GPT:
         return self.model if quantize_bits is None else self.quantized(quantize_bits)
+
+    def embedding_space(self, quantize_bits: int | None = None) -> EmbeddingSpace:
+        """Neighbours, analogies and the 2-D map of the token embeddings (of the weights
+        rounded to `quantize_bits`, if given), made once per weights and kept."""
+        model = self.model_for(quantize_bits)
+        with self._spaces_lock:
+            if quantize_bits not in self._spaces:
+                self._spaces[quantize_bits] = EmbeddingSpace(
+                    model.transformer.wte.weight, self.tokenizer.known_ids()
+                )
+            return self._spaces[quantize_bits]
 
     def trace(
         self,

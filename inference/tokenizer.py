@@ -60,13 +60,18 @@ def read_rank_file(path: str | Path) -> dict[bytes, int]:
     files by their path in a temp folder and would serve a stale copy after a bundle
     is replaced in place.
     """
-    ranks: dict[bytes, int] = {}
     try:
         text = Path(path).read_text(encoding="ascii")
     except FileNotFoundError:
         raise TokenizerError(f"tokenizer rank file not found: {path}") from None
     except (UnicodeDecodeError, OSError) as exc:
         raise TokenizerError(f"cannot read tokenizer rank file {path}: {exc}") from None
+    return parse_rank_text(text, Path(path).name)
+
+
+def parse_rank_text(text: str, source: str) -> dict[bytes, int]:
+    """Ranks from the text of a rank file; `source` names the file in error messages."""
+    ranks: dict[bytes, int] = {}
     for line_number, line in enumerate(text.splitlines(), start=1):
         if not line.strip():
             continue
@@ -76,13 +81,13 @@ def read_rank_file(path: str | Path) -> dict[bytes, int]:
             rank = int(rank_text)
         except ValueError:
             raise TokenizerError(
-                f"{Path(path).name} line {line_number} is not 'base64-token rank'"
+                f"{source} line {line_number} is not 'base64-token rank'"
             ) from None
         if token in ranks:
-            raise TokenizerError(f"{Path(path).name} line {line_number} repeats a token")
+            raise TokenizerError(f"{source} line {line_number} repeats a token")
         ranks[token] = rank
     if not ranks:
-        raise TokenizerError(f"tokenizer rank file {path} is empty")
+        raise TokenizerError(f"tokenizer rank file {source} is empty")
     return ranks
 
 
@@ -145,6 +150,11 @@ class Tokenizer:
             return self._id_to_rank[token_id]
         except KeyError:
             raise TokenizerError(f"token id {token_id} is not in the vocabulary") from None
+
+    def id_for_rank(self, rank: int) -> int:
+        """The id of the token that tiktoken ranks `rank` (the same number, except for
+        Hugging Face vocabularies that number their tokens differently)."""
+        return self._to_id(rank)
 
     @property
     def n_vocab(self) -> int:

@@ -27,7 +27,8 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from .bigram import bigram_baseline
+from .bigram import bigram_baseline, table_for_split
+from .bigram_table import TABLE_FILE, save_bigram_table
 from .bpe import train_bpe
 from .checkpoint import save_bundle
 from .config import GPTConfig
@@ -261,6 +262,16 @@ def train(cfg: TrainConfig) -> Path:
     }
     card["samples"] = write_samples(model, tokenizer, cfg.seed)
     path = save_bundle(cfg.out, model, tokenizer, card)
+    # the bigram model the card's baseline measured, cut to what the lessons draw
+    table = table_for_split(
+        train_ids,
+        train_text,
+        cfg.vocab_size,
+        baseline_alpha,
+        card["loss"],
+        f"{Path(cfg.data).name}/train.txt",
+    )
+    save_bigram_table(table, path / TABLE_FILE)
     (path / "README.md").write_text(model_readme(card), encoding="utf-8")
     print(f"wrote {path}")
     return path

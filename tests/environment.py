@@ -25,5 +25,9 @@ REDIS_PORT = free_port()
 os.environ["REDIS_URL"] = f"redis://127.0.0.1:{REDIS_PORT}/0"
 os.environ["SQLITE_PATH"] = str(TEST_TMP / "db.sqlite3")
 os.environ.setdefault("GLASSBOX_MODELS_DIR", str(REPO / "models"))
+# OpenAI's encodings, fetched by `make tokenizers` (make test runs it first)
+TOKENIZERS_DIR = Path(
+    os.environ.setdefault("GLASSBOX_TOKENIZERS_DIR", str(REPO / "var" / "tokenizers"))
+)
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "webapp.settings")
 os.environ["DEBUG"] = "true"

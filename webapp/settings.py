@@ -38,6 +38,7 @@ INSTALLED_APPS = [
     "webapp.pages",
     "webapp.lessons",
     "webapp.playground",
+    "webapp.tokenizers",
 ]
 
 MIDDLEWARE = [
@@ -144,6 +145,10 @@ CELERY_TASK_ALWAYS_EAGER = env_bool("CELERY_TASK_ALWAYS_EAGER", False)
 GLASSBOX = {
     # where bundled and imported models live (a private folder, never served)
     "MODELS_DIR": Path(env_str("GLASSBOX_MODELS_DIR", str(BASE_DIR / "models"))),
+    # OpenAI's encodings as local rank files, written by `make tokenizers`
+    "TOKENIZERS_DIR": Path(
+        env_str("GLASSBOX_TOKENIZERS_DIR", str(BASE_DIR / "var" / "tokenizers"))
+    ),
     "DEFAULT_MODEL": env_str("GLASSBOX_DEFAULT_MODEL", "shakespeare"),
     # the worker's device and threads; DEVICE=cuda on a GPU machine
     "DEVICE": env_str("DEVICE", "cpu"),

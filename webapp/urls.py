@@ -9,5 +9,6 @@ urlpatterns = [
     path("", pages.home, name="home"),
     path("lessons/", include("webapp.lessons.urls")),
     path("playground/", include("webapp.playground.urls")),
+    path("api/tokenizers/", include("webapp.tokenizers.urls")),
     path("admin/", admin.site.urls),
 ]

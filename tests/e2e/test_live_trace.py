@@ -77,6 +77,48 @@ def test_a_trace_over_the_stack_carries_the_engine_s_tensors(stack, bundled_lm):
     assert experiment["before"][0]["id"] == plain_top
 
 
+def test_the_embedding_and_bigram_parts_come_over_the_stack(stack, bundled_lm):
+    request = {
+        "type": "trace",
+        "request_id": "t-3",
+        "prompt": "My lord, the king",
+        "parts": ["neighbours", "embedding_map", "position_table", "bigram"],
+        "top_k": 5,
+        "analogy": {"a": " king", "b": " man", "c": " woman"},
+    }
+
+    async def run():
+        socket = await open_socket(stack)
+        answer = await ask(socket, request)
+        refused = await ask(socket, {**request, "analogy": {"a": "kingdoms", "b": "x", "c": "y"}})
+        await socket.close()
+        return answer, refused
+
+    answer, refused = asyncio.run(run())
+    reply = answer[-1]
+    assert reply["type"] == "trace_result", reply
+    ids = bundled_lm.tokenizer.encode(request["prompt"])
+    space = bundled_lm.embedding_space()
+    assert reply["neighbours"]["ids"] == space.neighbours(ids, 5)[0].tolist()
+    without = [r["text"] for r in reply["analogy"]["without_inputs"]][:3]
+    assert without == [" foe", " traitor", " prince"]  # not " queen" (SYLLABUS L4)
+    wpe = bundled_lm.model.transformer.wpe.weight.detach().numpy()
+    np.testing.assert_allclose(
+        decode_tensor(reply["tensors"]["position_table"]), wpe, atol=1e-3, rtol=1e-3
+    )
+    assert {p["kind"] for p in reply["embedding_map"]["points"]} == {
+        "prompt",
+        "neighbour",
+        "analogy",
+    }
+    bigram = reply["bigram"]
+    assert bigram["token"] == ids[-1] and bigram["ids"] == bundled_lm.bigram.after(ids[-1], 5)[0]
+    assert bigram["card"]["bigram_val_loss"] == bundled_lm.card["loss"]["bigram_val_loss"]
+    assert refused[-1]["code"] == "invalid_setting"
+    pieces = len(bundled_lm.tokenizer.encode("kingdoms"))
+    assert f"a = 'kingdoms' is {pieces} tokens" in refused[-1]["message"], refused[-1]
+
+
 def test_a_trace_that_cannot_be_served_is_refused_and_the_socket_goes_on(stack):
     long_prompt = "O Romeo, Romeo, wherefore art thou Romeo? " * 24  # about 250 tokens
 

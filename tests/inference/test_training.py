@@ -122,3 +122,6 @@ def test_training_writes_a_bundle_that_learns_and_records_itself(corpus_dir, tmp
     assert (path / "README.md").read_text().startswith("# trained")
     text = "KING.\nWhat news, my lord?"
     assert lm.tokenizer.decode(lm.tokenizer.encode(text)) == text
+    # it ships the bigram model its card measured
+    assert lm.bigram is not None and lm.bigram.vocab_size == cfg.vocab_size
+    assert lm.bigram.alpha == card["loss"]["bigram_smoothing_alpha"]

@@ -119,6 +119,11 @@ async def test_it_rejects_a_foreign_origin(redis_client, model_record):
         ),
         (trace(experiment={"dance": True}), "unknown_field", "'experiment.dance'"),
         (trace(model="gpt-5"), "unknown_model", "'gpt-5'"),
+        (trace(parts=["neighbors"]), "invalid_setting", "no part 'neighbors'"),
+        (trace(parts=["bigram", "dance"]), "invalid_setting", "the parts are token_embeddings"),
+        (trace(analogy={"a": "k", "b": "m"}), "missing_field", "'analogy.c'"),
+        (trace(analogy={"a": "", "b": "m", "c": "w"}), "invalid_setting", "analogy (a)"),
+        (trace(analogy={"a": "k", "b": "m", "c": "w", "d": "q"}), "unknown_field", "analogy.d"),
     ],
 )
 async def test_it_rejects_bad_input_with_a_specific_error(ws, message, code, words):

@@ -7,7 +7,13 @@ import pytest
 import torch
 from pydantic import ValidationError
 
-from webapp.playground.trace_protocol import TraceRequest, decode_tensor, encode_tensor
+from webapp.playground.trace_protocol import (
+    TABLE_PARTS,
+    TRACE_PARTS,
+    TraceRequest,
+    decode_tensor,
+    encode_tensor,
+)
 
 
 def test_it_accepts_a_full_request_with_an_experiment():
@@ -32,9 +38,30 @@ def test_it_accepts_a_full_request_with_an_experiment():
     assert request.experiment.ablate_heads == [(2, 0)]
 
 
+def test_it_accepts_the_table_parts_and_an_analogy_but_all_means_the_forward_pass():
+    request = TraceRequest.model_validate(
+        {
+            "type": "trace",
+            "prompt": "My lord",
+            "parts": ["neighbours", "embedding_map", "position_table", "bigram", "logits"],
+            "analogy": {"a": " king", "b": " man", "c": " woman"},
+        }
+    )
+    assert request.analogy.b == " man"
+    assert request.part_names()[:4] == list(TABLE_PARTS)
+    everything = TraceRequest.model_validate({"type": "trace", "prompt": "x", "parts": "all"})
+    assert everything.part_names() == list(TRACE_PARTS)  # as before the table parts existed
+    assert everything.analogy is None
+
+
 @pytest.mark.parametrize(
     "change",
     [
+        {"parts": ["neighbors"]},
+        {"analogy": {"a": "king", "b": "man"}},
+        {"analogy": {"a": "", "b": "man", "c": "woman"}},
+        {"analogy": {"a": "king", "b": "man", "c": "woman", "d": "queen"}},
+        {"analogy": "king - man + woman"},
         {"layers": []},
         {"heads": [-1]},
         {"top_k": 0},

@@ -94,6 +94,7 @@ FIELD_SENTENCES = {
     "heads": "The heads",
     "positions": "The positions",
     "lens_token": "The followed token",
+    "analogy": "The analogy",
 }
 
 
@@ -106,13 +107,15 @@ def explain_validation_error(exc: ValidationError) -> tuple[str, str]:
     if kind == "extra_forbidden":
         return "unknown_field", f"Unknown field {'.'.join(location)!r} in the request."
     if kind == "missing":
-        return "missing_field", f"The request needs a {field!r} field."
+        # a nested field is named in full ('analogy.c'), or the sentence would point at
+        # the object that is there
+        return "missing_field", f"The request needs a {'.'.join(location)!r} field."
     if field == "prompt" and "empty" in first.get("msg", ""):
         return "empty_prompt", EMPTY_PROMPT_SENTENCE
     if field == "version":
         return "bad_version", f"This server speaks protocol version {PROTOCOL_VERSION}."
     name = FIELD_SENTENCES.get(field, f"The field {field!r}")
-    if len(location) > 1 and field in ("experiment", "attention"):
+    if len(location) > 1 and field in ("experiment", "attention", "analogy"):
         name = f"{name} ({'.'.join(location[1:])})"  # say which nested setting
     detail = first.get("msg", "is not valid").removeprefix("Value error, ")
     return "invalid_setting", f"{name}: {detail[0].lower() + detail[1:]}."

@@ -36,6 +36,13 @@ TRACE_PARTS = (
     "logit_lens",
     "logits",
 )
+# Parts read from the model's tables rather than from the forward pass (the token and
+# position embeddings as a whole, the bigram counts). Asked for by name only: "all" is
+# the forward-pass parts above, so a client that asked for "all" before these existed
+# gets the same reply.
+TABLE_PARTS = ("neighbours", "embedding_map", "position_table", "bigram")
+KNOWN_PARTS = TRACE_PARTS + TABLE_PARTS
+AnalogyWord = Annotated[str, Field(min_length=1, max_length=100)]
 
 
 class SteeringVectorFromPrompts(BaseModel):
@@ -71,6 +78,17 @@ class ExperimentRequest(BaseModel):
     quantize_bits: Literal[8, 4] | None = None
 
 
+class AnalogyRequest(BaseModel):
+    """a − b + c: each must be exactly one token of the model's tokenizer (the worker
+    checks, as only it has the tokenizer)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    a: AnalogyWord
+    b: AnalogyWord
+    c: AnalogyWord
+
+
 class TraceRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -88,6 +106,7 @@ class TraceRequest(BaseModel):
     top_k: int = Field(default=10, ge=1, le=MAX_TRACE_TOP_K)
     lens_token: Index | None = None
     experiment: ExperimentRequest | None = None
+    analogy: AnalogyRequest | None = None
 
     @field_validator("prompt")
     @classmethod
@@ -101,10 +120,10 @@ class TraceRequest(BaseModel):
     def parts_known(cls, value):
         if value == "all":
             return value
-        unknown = [part for part in value if part not in TRACE_PARTS]
+        unknown = [part for part in value if part not in KNOWN_PARTS]
         if unknown:
             raise ValueError(
-                f"there is no part {unknown[0]!r}; the parts are {', '.join(TRACE_PARTS)}"
+                f"there is no part {unknown[0]!r}; the parts are {', '.join(KNOWN_PARTS)}"
             )
         return list(dict.fromkeys(value))  # each part once, in the order asked
 

@@ -1,4 +1,5 @@
-"""The worker side of a `trace`: one forward pass, its parts encoded as a `trace_result`.
+"""The worker side of a `trace`: one forward pass, its parts encoded as a `trace_result`
+(and the parts read from the model's tables, from table_parts.py).
 
 `trace_reply` is a plain function (request in, message out) so it is tested without a
 channel layer; `run_trace` is what the Celery task calls. docs/protocol.md is the
@@ -22,6 +23,7 @@ from .model_cache import get_model
 from .protocol import EMPTY_PROMPT_SENTENCE, ClientError, error_message, token_json
 from .replies import BatchSender, run_on_worker_loop
 from .streaming import explain_failure
+from .table_parts import add_table_parts, check_analogy
 from .trace_protocol import TRACE_PARTS, encode_tensor
 
 # per-layer parts sent as they are, by their name in the reply's `tensors`
@@ -68,10 +70,11 @@ def trace_reply(request: dict[str, Any]) -> dict[str, Any]:
     lm = get_model(request["model_path"], request.get("model_sha256", ""))
     ids = lm.tokenizer.encode(request["prompt"])
     check_request_fits(request, ids, lm)
+    analogy_ids = check_analogy(lm, request.get("analogy"))
     intervention, quantize_bits = build_experiment(lm, request.get("experiment"))
     parts = list(TRACE_PARTS) if request["parts"] == "all" else list(request["parts"])
     spec = lm.capture_spec(
-        parts,
+        [part for part in parts if part in TRACE_PARTS],  # the others need no forward pass
         layers=none_for_all(request["layers"]),
         heads=none_for_all(request["heads"]),
         positions=none_for_all(request["positions"]),
@@ -87,7 +90,7 @@ def trace_reply(request: dict[str, Any]) -> dict[str, Any]:
         compare_top_k=request["top_k"],
     )
     forward_ms = (time.perf_counter() - forward_started) * 1000
-    message = trace_result_json(trace, lm, request, quantize_bits)
+    message = trace_result_json(trace, lm, request, quantize_bits, parts, analogy_ids)
     message["elapsed_ms"] = {
         "forward": round(forward_ms, 2),
         "total": round((time.perf_counter() - started) * 1000, 2),
@@ -138,7 +141,12 @@ def with_size_checked(message: dict[str, Any], limit: int) -> dict[str, Any]:
 
 
 def trace_result_json(
-    trace: Trace, lm: LanguageModel, request: dict[str, Any], quantize_bits: int | None
+    trace: Trace,
+    lm: LanguageModel,
+    request: dict[str, Any],
+    quantize_bits: int | None,
+    parts: list[str],
+    analogy_ids: tuple[int, int, int] | None,
 ) -> dict[str, Any]:
     config = lm.config
     mentioned: set[int] = set(trace.ids)  # every token id in the reply, for token_texts
@@ -207,6 +215,7 @@ def trace_result_json(
     if trace.comparison is not None:
         message["experiment"] = experiment_json(trace, lm, quantize_bits)
         mentioned.update(trace.comparison.before_ids + trace.comparison.after_ids)
+    add_table_parts(message, mentioned, lm, trace, request, parts, analogy_ids, quantize_bits)
     message["token_texts"] = token_texts(lm, mentioned)
     return message
 
