@@ -65,3 +65,15 @@ def test_prompt_limit_respects_a_lower_per_model_limit(models_dir):
     assert record.prompt_token_limit == 5
     record.max_prompt_tokens = 500
     assert record.prompt_token_limit == 15
+
+
+def test_a_registered_folder_whose_files_changed_is_checked_again(models_dir):
+    """An updated checkout can ship a new file in a bundle; the registry must follow it."""
+    register_bundled_models()
+    before = LanguageModel.objects.get(slug="alpha")
+    (models_dir / "alpha" / "README.md").write_text("a new file in the bundle\n")
+    changed = register_bundled_models()
+    after = LanguageModel.objects.get(slug="alpha")
+    assert [record.slug for record in changed] == ["alpha"]
+    assert after.sha256 != before.sha256 and after.status == LanguageModel.Status.READY
+    assert register_bundled_models() == []  # nothing changed since: nothing re-checked

@@ -183,9 +183,16 @@ def register_bundled_models() -> list[LanguageModel]:
         if root.is_dir()
         else []
     )
-    # folders already on the registry keep their record; staff re-validate them in the admin
-    known = set(LanguageModel.objects.values_list("directory", flat=True))
-    records = [register_directory(folder.name) for folder in folders if folder.name not in known]
+    known = {record.directory: record for record in LanguageModel.objects.all()}
+    records = []
+    for folder in folders:
+        record = known.get(folder.name)
+        if record is None:
+            records.append(register_directory(folder.name))
+        elif record.sha256 and record.sha256 != storage.bundle_sha256(folder):
+            # the files changed on disk (an updated checkout ships a new bundled file):
+            # check them again, or the worker would refuse the model as changed
+            records.append(run_check(record))
     if not LanguageModel.objects.filter(is_default=True).exists():
         available = LanguageModel.objects.available()
         preferred = settings.GLASSBOX["DEFAULT_MODEL"]
