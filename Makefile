@@ -66,6 +66,8 @@ system-redis: | $(APT_UPDATED)
 
 system-chromium: | $(APT_UPDATED)
 	@command -v chromium >/dev/null || $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium
+	@# an emoji font, so that the tokenizer lesson's emoji examples draw in test screenshots
+	@dpkg -s fonts-noto-color-emoji >/dev/null 2>&1 || $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq fonts-noto-color-emoji
 
 migrate: install
 	$(PY) manage.py migrate --noinput
