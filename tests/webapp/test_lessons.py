@@ -89,6 +89,9 @@ def test_every_lesson_renders_math_widgets_and_no_leftover_latex(client):
         prose = outside_math(page)
         assert not re.search(r"\\(frac|sqrt|sum|cdot|mathbb|begin)\b", prose), lesson.slug
         assert "$$" not in prose and "{{" not in prose, lesson.slug
+        # a formula the parser did not take as math stays between dollar signs
+        unparsed = re.search(r"\$[^$\s<][^$\n<]*\$", prose)
+        assert not unparsed, f"{lesson.slug}: {unparsed.group(0)!r} was not rendered as math"
         for widget in lesson.widgets:
             assert f'data-widget="{widget}"' in page, f"{lesson.slug} lacks widget {widget}"
         assert len(re.findall(r'<form class="question"', page)) == len(lesson.questions)
