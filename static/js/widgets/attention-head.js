@@ -8,7 +8,6 @@
 
 import { debounce } from "../lessons/lesson-client.js";
 import {
-  TokenChips,
   el,
   fixed,
   legend,
@@ -23,6 +22,7 @@ import {
   tokenLabel,
   tokensWord,
 } from "./attention-head-kit.js";
+import { TokenChips } from "./token-chips.js";
 import { headNumbers, weightedValues } from "./attention-head-math.js";
 import { LineView } from "./attention-head-lines.js";
 import { MatrixView, readoutLine } from "./attention-head-views.js";
@@ -57,7 +57,7 @@ export function mount(root, lesson) {
   headPick.select.classList.add("ah-head");
   const controls = el("div", "widget-controls ah-controls");
   controls.append(promptLabel, layerPick.label, headPick.label);
-  const picker = new TokenChips("Query token i (the row that asks):", (position) => pickQuery(position), { className: "ah-query" });
+  const picker = new TokenChips("Query token i (the row that asks):", (position) => pickQuery(position), { prefix: "ah", className: "ah-query" });
   const note = el("p", "ah-note");
   const panels = el("div", "ah-panels");
   root.append(controls, picker.element, note, panels);

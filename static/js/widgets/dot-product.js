@@ -11,7 +11,6 @@ import { decodeTensor } from "../protocol.js";
 import { tokenText } from "../trace-decode.js";
 import { DotProductFigure } from "./dot-product-draw.js";
 import {
-  TokenPicker,
   dot,
   el,
   fixed,
@@ -24,6 +23,10 @@ import {
   showFailure,
   tokenLabel,
 } from "./vector-kit.js";
+import { TokenChips } from "./token-chips.js";
+
+// the vector widgets choose on Enter or a click: a choice asks the model again
+const VECTOR_CHIPS = { prefix: "vk", chipClass: "token vk-chip", pickOnArrow: false };
 
 const DEFAULT_TEXT = "the king and the queen";
 const NEIGHBOURS = 10;
@@ -58,8 +61,8 @@ export function mount(root, lesson) {
   const { label, input } = promptBox("Your text", DEFAULT_TEXT, "dp-prompt");
   const controls = el("div", "widget-controls dp-controls");
   controls.append(label);
-  const pickA = new TokenPicker("Vector a:", (position) => pick("a", position));
-  const pickB = new TokenPicker("Vector b:", (position) => pick("b", position));
+  const pickA = new TokenChips("Vector a:", (position) => pick("a", position), VECTOR_CHIPS);
+  const pickB = new TokenChips("Vector b:", (position) => pick("b", position), VECTOR_CHIPS);
   const toggle = el("button", "button small dp-normalise", "Normalize first");
   toggle.type = "button";
   toggle.setAttribute("aria-pressed", "false");

@@ -9,7 +9,6 @@
 import { debounce } from "../lessons/lesson-client.js";
 import { tensorSlice } from "../protocol.js";
 import {
-  TokenChips,
   block,
   el,
   fixed,
@@ -24,6 +23,7 @@ import {
   tokenLabel,
   tokensWord,
 } from "./attention-head-kit.js";
+import { TokenChips } from "./token-chips.js";
 import { LineView } from "./attention-head-lines.js";
 import { MatrixView } from "./attention-head-views.js";
 import { HeadGrid, PATTERNS, renderNormBars } from "./head-grid-draw.js";
@@ -114,7 +114,7 @@ export function mount(root, lesson) {
   // heads add up
   const adds = el("section", "hg-adds");
   const addsTitle = el("h4", "hg-adds-title");
-  const picker = new TokenChips("At token:", (position) => pickToken(position), { className: "hg-token" });
+  const picker = new TokenChips("At token:", (position) => pickToken(position), { prefix: "ah", className: "hg-token" });
   const addsCaption = el("p", "ah-caption");
   const bars = el("ol", "hg-bars");
   const check = el("p", "hg-check");
