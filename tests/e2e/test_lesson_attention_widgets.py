@@ -114,11 +114,14 @@ def check_head_panels(page, root: str) -> dict:
     # (b) q·kᵀ from q and k is the reply's scaled scores × √d_k, to float16 rounding
     raw = q @ k.T
     assert np.abs(raw - scores * np.sqrt(hs)).max() < 0.02 * max(1.0, np.abs(raw).max())
-    caption_b = page.locator(f"{root} .ah-panel").nth(1).locator(".ah-caption").inner_text()
-    printed = number(caption_b.split("agree to within")[1])
-    assert printed == pytest.approx(np.abs(raw - scores * np.sqrt(hs)).max(), abs=2e-3)
-    caption_c = page.locator(f"{root} .ah-panel").nth(2).locator(".ah-caption").inner_text()
-    assert f"√{hs} = {np.sqrt(hs):.3f}" in caption_c
+    # (c) the printed check: (b) ÷ √d_k against the reply's scores, in score units
+    caption_c = page.locator(f"{root} .ah-panel").nth(2).locator(".ah-caption")
+    assert f"√{hs} = {np.sqrt(hs):.3f}" in caption_c.inner_text()
+    difference = np.abs(raw / np.sqrt(hs) - scores).max()
+    assert difference < 0.02
+    assert float(caption_c.get_attribute("data-difference")) == pytest.approx(difference, abs=1e-4)
+    printed = number(caption_c.inner_text().split("largest difference")[1])
+    assert printed == pytest.approx(difference, abs=1e-4)
 
     # (e) the printed row sums, and (f) z_i = Σ_j w_ij v_j for the picked query
     sums = json.loads(picture(page, root, ".ah-panel-softmax", "row-sums"))
@@ -263,6 +266,7 @@ def test_head_grid_scores_every_head_from_the_reply_and_works_from_the_keyboard(
     page, errors, root = open_widget(stack, browser, "multi-head", "head-grid")
     first = check_grid(page, root)
     assert first["n"] == len(first["message"]["tokens"])  # the default text is under the limit
+    assert "the grid draws at most 48 tokens" in page.locator(f"{root} .hg-note").inner_text()
 
     # the keyboard: from the first thumbnail, right, down, Enter opens layer 1, head 1
     before = draws(page, root)

@@ -48,6 +48,8 @@ export function headNumbers(trace, { layer, head, limit }) {
     weights,
     sums: rowSums(weights, n),
     rawDifference: largestDifference(raw, rawFromReply),
+    // the check panel (c) prints: (b) ÷ √d_k against the reply's scores, in score units
+    scaledDifference: largestDifference(raw.map((r) => r / sqrtDk), scaled),
     softmaxDifference: largestDifference(softmaxHere, weights),
   };
 }

@@ -233,13 +233,15 @@ export function mount(root, lesson) {
     views.raw.set(mapSpec(numbers.raw, { range: rawRange }));
     pB.caption.textContent =
       `Shown: q_i · k_j worked out here from the q and k in (a), ${hs} products added per cell, for every pair, ` +
-      `the future too. Check: the reply's scaled scores × √${hs} agree to within ${fixed(numbers.rawDifference, 3)} (float16 rounding).`;
+      "the future too. The page divides these by √d_k in (c) and checks the result against the model's own scores.";
     pB.legends.replaceChildren(legend("diverging", rawRange, "raw score"));
     const scaledRange = maxAbs(numbers.scaled);
     views.scaled.set(mapSpec(numbers.scaled, { range: scaledRange }));
     pC.caption.textContent =
       `The reply's scores: the raw scores divided by √d_k = √${hs} = ${sqrtDk.toFixed(3)}, so that they stay ` +
-      `near ±1 whatever the head size and the softmax does not saturate.`;
+      `near ±1 whatever the head size and the softmax does not saturate. Check: (b) ÷ ${sqrtDk.toFixed(3)} against these ` +
+      `scores, largest difference ${fixed(numbers.scaledDifference, 4)} (the numbers travel as float16, so not exactly 0).`;
+    pC.caption.dataset.difference = String(numbers.scaledDifference);
     pC.legends.replaceChildren(legend("diverging", scaledRange, "scaled score"));
     views.masked.set(mapSpec(numbers.scaled, { range: scaledRange, mask: "future", maskText: "−∞" }));
     pD.caption.textContent =

@@ -203,7 +203,7 @@ export function mount(root, lesson) {
     note.textContent =
       (trace.tokens.length > n
         ? `Your text is ${tokensWord(trace.tokens.length)}; the first ${n} are drawn, to keep the reply small (these rows do not depend on later tokens). `
-        : `${tokensWord(n)}, ${trace.dims.n_layer} layers × ${trace.dims.n_head} heads. `) +
+        : `${tokensWord(n)}, ${trace.dims.n_layer} layers × ${trace.dims.n_head} heads (the grid draws at most ${limit} tokens, to keep the reply small). `) +
       (n < 2
         ? "With one token there is nothing else to read: every head gives it all its weight."
         : `A small model's heads are mostly diffuse: the strongest ${p.name} head here scores ${fixed(best.value, 2)}, ` +
