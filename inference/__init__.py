@@ -38,6 +38,7 @@ from .lm import LanguageModel, LayerNormTrace, LogitLens, Trace
 from .model import GPT
 from .quantization import QuantizationError, quantized_copy, weight_memory
 from .sampling import SamplingError, SamplingSettings, sample
+from .token_losses import TokenLosses, token_losses
 from .tokenizer import Tokenizer, TokenizerError
 
 __all__ = [
@@ -75,6 +76,7 @@ __all__ = [
     "SamplingError",
     "SamplingSettings",
     "StepEvent",
+    "TokenLosses",
     "Tokenizer",
     "TokenizerError",
     "Trace",
@@ -82,5 +84,6 @@ __all__ = [
     "load_model",
     "sample",
     "save_bundle",
+    "token_losses",
     "validate_checkpoint",
 ]

@@ -279,3 +279,26 @@ def test_table_parts_read_the_rounded_weights_of_a_quantize_experiment(bundle, l
     np.testing.assert_allclose(got, rounded, atol=1e-3, rtol=1e-3)
     want_ids, _ = lm.embedding_space(4).neighbours(lm.tokenizer.encode(PROMPT), 10)
     assert reply["neighbours"]["ids"] == want_ids.tolist()
+
+
+def test_token_losses_are_the_cross_entropy_of_each_next_token(bundle, lm):
+    reply = trace_reply(request_for(bundle, parts=["token_losses"]))
+    losses = reply["token_losses"]
+    ids = lm.tokenizer.encode(PROMPT)
+    logits = lm.trace(ids, lm.capture_spec(["logits"])).logits
+    log_probs = torch.log_softmax(logits.float(), dim=-1)
+    expected = [-log_probs[t, ids[t + 1]].item() for t in range(len(ids) - 1)]
+    assert losses["positions"] == list(range(len(ids) - 1))
+    assert losses["nats"] == pytest.approx(expected, abs=1e-5)
+    assert losses["mean_nats"] == pytest.approx(np.mean(expected), abs=1e-5)
+    assert losses["perplexity"] == pytest.approx(np.exp(np.mean(expected)), rel=1e-5)
+    ranks = [int((log_probs[t] > log_probs[t, ids[t + 1]]).sum()) for t in range(len(ids) - 1)]
+    assert losses["ranks"] == ranks
+    assert reply["logits"] is None  # the logits were needed, not asked for
+    assert all(str(i) in reply["token_texts"] for i in losses["top_ids"])
+
+
+def test_token_losses_follow_the_kept_positions(bundle):
+    last = len(PROMPT.encode()) - 1  # byte tokens: the last position has no next token
+    reply = trace_reply(request_for(bundle, parts=["token_losses"], positions=[0, 4, last]))
+    assert reply["token_losses"]["positions"] == [0, 4]

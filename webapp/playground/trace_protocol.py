@@ -41,7 +41,10 @@ TRACE_PARTS = (
 # the forward-pass parts above, so a client that asked for "all" before these existed
 # gets the same reply.
 TABLE_PARTS = ("neighbours", "embedding_map", "position_table", "bigram")
-KNOWN_PARTS = TRACE_PARTS + TABLE_PARTS
+# Parts worked out on the worker from the forward pass's output, also by name only:
+# token_losses is the cross-entropy of each prompt token given the ones before it.
+DERIVED_PARTS = ("token_losses",)
+KNOWN_PARTS = TRACE_PARTS + TABLE_PARTS + DERIVED_PARTS
 AnalogyWord = Annotated[str, Field(min_length=1, max_length=100)]
 
 

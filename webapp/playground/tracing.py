@@ -15,7 +15,7 @@ from typing import Any
 import torch
 from django.conf import settings
 
-from inference import LanguageModel, Trace, weight_memory
+from inference import LanguageModel, Trace, token_losses, weight_memory
 
 from . import signals
 from .experiment_setup import build_experiment
@@ -25,6 +25,8 @@ from .replies import BatchSender, run_on_worker_loop
 from .streaming import explain_failure
 from .table_parts import add_table_parts, check_analogy
 from .trace_protocol import TRACE_PARTS, encode_tensor
+
+DECIMALS = 6
 
 # per-layer parts sent as they are, by their name in the reply's `tensors`
 PLAIN_TENSOR_PARTS = (
@@ -73,8 +75,11 @@ def trace_reply(request: dict[str, Any]) -> dict[str, Any]:
     analogy_ids = check_analogy(lm, request.get("analogy"))
     intervention, quantize_bits = build_experiment(lm, request.get("experiment"))
     parts = list(TRACE_PARTS) if request["parts"] == "all" else list(request["parts"])
+    captured = [part for part in parts if part in TRACE_PARTS]  # the others need no forward pass
+    if "token_losses" in parts and "logits" not in captured:
+        captured.append("logits")  # the losses are worked out from every position's logits
     spec = lm.capture_spec(
-        [part for part in parts if part in TRACE_PARTS],  # the others need no forward pass
+        captured,
         layers=none_for_all(request["layers"]),
         heads=none_for_all(request["heads"]),
         positions=none_for_all(request["positions"]),
@@ -158,10 +163,13 @@ def trace_result_json(
     for part in ("ln_1", "ln_2"):
         norm = getattr(trace, part)
         if norm is not None:
+            weight, bias = layer_norm_parameters(lm.model_for(quantize_bits), part, trace.layers)
             tensors[part] = {
                 "mean": encode_tensor(norm.mean),
                 "std": encode_tensor(norm.std),
                 "out": encode_tensor(norm.out),
+                "weight": encode_tensor(weight),
+                "bias": encode_tensor(bias),
             }
     if trace.head_outputs is not None:
         model = lm.model_for(quantize_bits)
@@ -182,6 +190,8 @@ def trace_result_json(
             "mlp_width": lm.model.transformer.h[0].mlp.c_fc.out_features,
             "vocab_size": config.vocab_size,
             "block_size": config.block_size,
+            "layer_norm_epsilon": config.layer_norm_epsilon,
+            "tied_embedding": embedding_is_tied(lm.model),
         },
         "tokens": [token_json(t) for t in lm.tokenizer.describe(trace.ids)],
         "layers": trace.layers,
@@ -191,6 +201,7 @@ def trace_result_json(
         "mlp_top": mlp_top_json(trace.mlp_post, request["top_k"]),
         "logit_lens": None,
         "logits": None,
+        "token_losses": None,
         "experiment": None,
     }
     if trace.logit_lens is not None:
@@ -203,7 +214,10 @@ def trace_result_json(
             "target_probs": encode_tensor(lens.target_probs),
         }
         mentioned.update(lens.top_ids.flatten().tolist(), lens.target_ids.tolist())
-    if trace.logits is not None:
+    if "token_losses" in parts:
+        message["token_losses"] = token_losses_json(trace)
+        mentioned.update(message["token_losses"]["top_ids"])
+    if trace.logits is not None and "logits" in parts:
         k = min(request["top_k"], config.vocab_size)
         top_probs, top_ids = torch.softmax(trace.logits.float(), dim=-1).topk(k, dim=-1)
         message["logits"] = {
@@ -218,6 +232,42 @@ def trace_result_json(
     add_table_parts(message, mentioned, lm, trace, request, parts, analogy_ids, quantize_bits)
     message["token_texts"] = token_texts(lm, mentioned)
     return message
+
+
+def token_losses_json(trace: Trace) -> dict[str, Any]:
+    """Each prompt token's −ln p given the ones before it, for the kept positions (entry i:
+    the token after `positions[i]`)."""
+    losses = token_losses(trace.logits, trace.ids, trace.positions)
+    return {
+        "positions": losses.positions,
+        "nats": [round(value, DECIMALS) for value in losses.nats],
+        "probs": [round(value, DECIMALS) for value in losses.probs],
+        "ranks": losses.ranks,
+        "top_ids": losses.top_ids,
+        "mean_nats": round(losses.mean_nats, DECIMALS) if losses.nats else None,
+        "perplexity": round(losses.perplexity, DECIMALS) if losses.nats else None,
+    }
+
+
+def layer_norm_parameters(model, part: str, layers: list[int]) -> tuple[torch.Tensor, torch.Tensor]:
+    """The learned scale γ and shift β of ln_1 or ln_2 in the traced layers, (L, C) each.
+
+    A model built without biases has no β: it shifts by zero, so zeros are sent.
+    """
+    norms = [getattr(model.transformer.h[layer], part) for layer in layers]
+    weight = torch.stack([n.weight.detach().float().cpu() for n in norms])
+    bias = torch.stack(
+        [
+            n.bias.detach().float().cpu() if n.bias is not None else torch.zeros_like(n.weight)
+            for n in norms
+        ]
+    )
+    return weight, bias
+
+
+def embedding_is_tied(model) -> bool:
+    """True when the unembedding (lm_head) is the token embedding table itself."""
+    return model.lm_head.weight.data_ptr() == model.transformer.wte.weight.data_ptr()
 
 
 def mlp_top_json(mlp_post: torch.Tensor | None, top_k: int) -> dict[str, Any] | None:
