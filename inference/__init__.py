@@ -36,6 +36,7 @@ from .interventions import Intervention, InterventionError, Steering
 from .kv_cache import KVCache
 from .lm import LanguageModel, LayerNormTrace, LogitLens, Trace
 from .model import GPT
+from .neuron_examples import NeuronExamples, NeuronExamplesError
 from .quantization import QuantizationError, quantized_copy, weight_memory
 from .sampling import SamplingError, SamplingSettings, sample
 from .token_losses import TokenLosses, token_losses
@@ -57,6 +58,8 @@ __all__ = [
     "InterventionError",
     "LayerNormTrace",
     "LogitLens",
+    "NeuronExamples",
+    "NeuronExamplesError",
     "QuantizationError",
     "Steering",
     "compare_next_token",

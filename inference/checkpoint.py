@@ -428,6 +428,7 @@ def load_model(
         source_format=info.source_format,
         card=info.card,
         bigram=_load_bigram(path, info.config),
+        folder=path,
     )
 
 

@@ -1,12 +1,14 @@
 """LanguageModel: a loaded GPT with its tokenizer, and the calls the rest of Glassbox uses:
 `trace` (one forward pass, any captured part, any experiment), `generate`, and the
-questions about its tables that need no forward pass (`embedding_space`, `bigram`)."""
+questions about its tables that need no forward pass (`embedding_space`, `bigram`,
+`neuron_examples`)."""
 
 from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import torch
@@ -19,6 +21,7 @@ from .experiments import Comparison, compare_next_token
 from .generate import Event, GenerationError, check_prompt_ids, generate
 from .interventions import Intervention
 from .model import GPT
+from .neuron_examples import NeuronExamples, NeuronExamplesError, load_beside
 from .quantization import check_bits, quantized_copy
 from .sampling import SamplingSettings
 from .tokenizer import Tokenizer
@@ -130,10 +133,12 @@ class LanguageModel:
     source_format: str = "bundle"  # "bundle" or "huggingface"
     card: dict[str, Any] = field(default_factory=dict)
     bigram: BigramTable | None = None  # the folder's bigram table, if it ships one
+    folder: Path | None = None  # where it was loaded from (None: built in memory)
     _quantized: dict[int, GPT] = field(default_factory=dict, repr=False)
     _quantize_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
     _spaces: dict[int | None, EmbeddingSpace] = field(default_factory=dict, repr=False)
     _spaces_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+    _neurons: NeuronExamples | NeuronExamplesError | None = field(default=None, repr=False)
 
     @property
     def config(self) -> GPTConfig:
@@ -168,6 +173,24 @@ class LanguageModel:
                     model.transformer.wte.weight, self.tokenizer.known_ids()
                 )
             return self._spaces[quantize_bits]
+
+    def neuron_examples(self) -> NeuronExamples:
+        """The folder's neuron examples (inference/neuron_examples.py), read and checked
+        against the weights on first use and kept; NeuronExamplesError with a sentence
+        when the folder ships none or ships one that does not fit."""
+        with self._spaces_lock:  # the same lock as the spaces: both are made once, rarely
+            if self._neurons is None:
+                try:
+                    self._neurons = load_beside(self.folder, self.config, self.mlp_width)
+                except NeuronExamplesError as exc:
+                    self._neurons = exc  # asked again, the same answer without re-reading
+            if isinstance(self._neurons, NeuronExamplesError):
+                raise NeuronExamplesError(str(self._neurons))
+            return self._neurons
+
+    @property
+    def mlp_width(self) -> int:
+        return self.model.transformer.h[0].mlp.c_fc.out_features
 
     def trace(
         self,

@@ -137,7 +137,12 @@ CELERY_BROKER_URL = REDIS_URL
 CELERY_TASK_IGNORE_RESULT = True  # results travel over the channel layer
 CELERY_TASK_ACKS_LATE = False  # a generation replayed to a client who left is worse than a lost one
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
-CELERY_TASK_ROUTES = {"playground.*": {"queue": "gpu"}, "catalog.*": {"queue": "cpu"}}
+# the first matching pattern wins: lesson 13's training runs beside the model checks
+CELERY_TASK_ROUTES = {
+    "playground.train": {"queue": "cpu"},
+    "playground.*": {"queue": "gpu"},
+    "catalog.*": {"queue": "cpu"},
+}
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_TASK_ALWAYS_EAGER = env_bool("CELERY_TASK_ALWAYS_EAGER", False)
 
@@ -145,6 +150,8 @@ CELERY_TASK_ALWAYS_EAGER = env_bool("CELERY_TASK_ALWAYS_EAGER", False)
 GLASSBOX = {
     # where bundled and imported models live (a private folder, never served)
     "MODELS_DIR": Path(env_str("GLASSBOX_MODELS_DIR", str(BASE_DIR / "models"))),
+    # the training corpus (`make corpus`), which lesson 13's Shakespeare excerpt is cut from
+    "CORPUS_DIR": Path(env_str("GLASSBOX_CORPUS_DIR", str(BASE_DIR / "data" / "shakespeare"))),
     # OpenAI's encodings as local rank files, written by `make tokenizers`
     "TOKENIZERS_DIR": Path(
         env_str("GLASSBOX_TOKENIZERS_DIR", str(BASE_DIR / "var" / "tokenizers"))
@@ -173,6 +180,10 @@ GLASSBOX = {
     "TRACE_RATE_LIMIT_PER_MINUTE": env_int("GLASSBOX_TRACE_RATE_LIMIT_PER_MINUTE", 240),
     # the largest `trace_result` a worker sends; larger replies become `reply_too_large`
     "TRACE_MAX_REPLY_BYTES": env_int("GLASSBOX_TRACE_MAX_REPLY_BYTES", 8_000_000),
+    # lesson 13's mini training run (the `trainer` process, queue "cpu"): its wall-clock cap
+    # and torch threads; one run per student at a time (docs/operations.md)
+    "TRAIN_TIME_LIMIT_S": env_float("GLASSBOX_TRAIN_TIME_LIMIT_S", 60.0),
+    "TRAIN_TORCH_THREADS": env_int("GLASSBOX_TRAIN_TORCH_THREADS", 1),
 }
 
 LOGGING = {

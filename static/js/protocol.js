@@ -8,7 +8,20 @@ export const PROTOCOL_VERSION = 1;
 /** Attention for every layer and head is requested up to this many maps. */
 export const MAX_MAPS_FOR_ALL = 64;
 
-const SERVER_TYPES = new Set(["hello", "queued", "prompt", "step", "done", "trace_result", "error"]);
+const SERVER_TYPES = new Set([
+  "hello",
+  "queued",
+  "prompt",
+  "step",
+  "done",
+  "trace_result",
+  "error",
+  // lesson 13's mini training run
+  "train_waiting",
+  "train_started",
+  "train_progress",
+  "train_done",
+]);
 
 /** base64 → Uint8Array. */
 export function base64ToBytes(b64) {

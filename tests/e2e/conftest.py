@@ -29,10 +29,12 @@ def models_dir():
 
 @pytest.fixture(scope="session")
 def stack(redis_server, models_dir):
-    """Daphne + one worker on Redis database 1, shared by the tests that leave it running."""
+    """Daphne, the worker and the trainer on Redis database 1, as the Procfile starts them;
+    shared by the tests that leave it running."""
     live = prepare_stack(TEST_TMP / "stack", f"redis://127.0.0.1:{REDIS_PORT}/1", models_dir)
     try:
         live.start_worker()
+        live.start_worker("trainer", queues="cpu")
         live.start_web()
         yield live
     finally:

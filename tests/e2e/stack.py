@@ -60,7 +60,9 @@ class Stack:
             timeout=120,
         )
 
-    def start_worker(self, name: str = "worker") -> None:
+    def start_worker(self, name: str = "worker", queues: str = "gpu") -> None:
+        """A Celery worker as the Procfile starts one: `worker` serves "gpu" (generations,
+        traces), `trainer` serves "cpu" (lesson 13's training runs, model checks)."""
         log = open(self.root / f"{name}.log", "w")  # noqa: SIM115 (closed with the process)
         self.processes[name] = subprocess.Popen(
             [
@@ -69,7 +71,7 @@ class Stack:
                 "webapp",
                 "worker",
                 "-Q",
-                "gpu,cpu",
+                queues,
                 "-P",
                 "solo",
                 "-c",
@@ -86,8 +88,10 @@ class Stack:
             stdout=log,
             stderr=subprocess.STDOUT,
         )
+        # each kind of worker beats into its own set (webapp/playground/worker.py)
+        beats = "glassbox:workers" if "gpu" in queues.split(",") else "glassbox:trainers"
         wait_for(
-            lambda: self.redis.zcard("glassbox:workers") > 0,
+            lambda: self.redis.zcard(beats) > 0,
             90,
             f"{name} heartbeat",
             self.processes[name],

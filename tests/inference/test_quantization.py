@@ -67,3 +67,29 @@ def test_it_keeps_the_bundled_models_top_token_on_most_prompts_at_int8():
     agreement, kl = report.report(lm, 8)
     assert agreement >= 0.8
     assert kl >= 0
+
+
+def test_sixteen_bits_rounds_every_parameter_to_a_half_precision_number(lm):
+    copy = lm.quantized(16)
+    for (name, rounded), original in zip(
+        copy.named_parameters(), lm.model.parameters(), strict=True
+    ):
+        assert torch.equal(rounded, original.detach().half().float()), name
+        # float16 keeps 11 significant bits: a relative error of at most 2^-11
+        assert ((rounded - original).abs() <= original.abs() * 2**-11 + 1e-7).all(), name
+    assert copy.lm_head.weight is copy.transformer.wte.weight
+
+
+def test_sixteen_bits_changes_the_next_token_far_less_than_four(lm):
+    ids = lm.tokenizer.encode("the thing in the")
+    kl = {
+        bits: lm.trace(ids, ["logits"], quantize_bits=bits).comparison.kl_bits for bits in (16, 4)
+    }
+    assert 0 <= kl[16] < kl[4]
+
+
+def test_it_refuses_widths_it_does_not_offer(model):
+    with pytest.raises(inference.QuantizationError, match="16, 8 or 4 bits"):
+        inference.quantized_copy(model, 3)
+    with pytest.raises(inference.QuantizationError, match="8 or 4 bits"):
+        quantize_rows(model.lm_head.weight, 16)

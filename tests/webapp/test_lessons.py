@@ -249,3 +249,19 @@ def test_an_edited_lesson_shows_on_the_next_request(client, lesson_dir):
     stat = path.stat()
     os.utime(path, ns=(stat.st_atime_ns, stat.st_mtime_ns + 10**9))
     assert "After the edit." in text_of(client.get("/lessons/alpha/"))
+
+
+def test_the_training_excerpt_is_served_as_the_trainer_cuts_it(client, settings, tmp_path):
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    settings.GLASSBOX = {**settings.GLASSBOX, "CORPUS_DIR": corpus}
+    missing = client.get("/lessons/texts/forum-scene/")
+    assert missing.status_code == 404 and "make corpus" in missing.json()["error"]
+    (corpus / "train.txt").write_text(
+        "SCENE II. The same. The Forum.\nCITIZENS.\nWe will be satisfied.\n\n"
+        "SCENE III.  The same. A street.\n",
+        encoding="utf-8",
+    )
+    served = client.get("/lessons/texts/forum-scene/").json()
+    assert served["text"] == "SCENE II. The same. The Forum.\nCITIZENS.\nWe will be satisfied.\n"
+    assert served["name"].startswith("Julius Caesar")

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-from django.http import Http404
+from django.conf import settings
+from django.http import Http404, JsonResponse
 from django.shortcuts import render
 from django.templatetags.static import static
 
+from inference.excerpts import FORUM_SCENE, ExcerptMissing
 from webapp.catalog.models import LanguageModel
 from webapp.playground.protocol import PROTOCOL_VERSION
 
@@ -39,6 +41,10 @@ def lesson(request, slug: str):
     if current is None:
         raise Http404("No such lesson.")
     record, models = chosen_model(request)
+    if not request.session.session_key:
+        # the websocket knows a student by this key (lesson 13: one training run each)
+        request.session.save()
+        request.session.modified = True  # or the middleware would not send the cookie
     facts = facts_for(record)
     page = render_lesson(current, facts)
     config = {
@@ -71,3 +77,13 @@ def glossary_page(request):
         "lessons/glossary.html",
         {"terms": glossary(facts_for(record)), "model": record, "models": models},
     )
+
+
+def training_excerpt(request):
+    """Lesson 13's default training text, as the trainer cuts it from the corpus (so the
+    page shows exactly what a run learns from); 404 with the reason without a corpus."""
+    try:
+        text = FORUM_SCENE.read(settings.GLASSBOX["CORPUS_DIR"])
+    except ExcerptMissing as exc:
+        return JsonResponse({"error": str(exc)}, status=404)
+    return JsonResponse({"name": FORUM_SCENE.name, "text": text})

@@ -1,5 +1,5 @@
-"""The /ws/generate/ consumer: validate requests (generate, trace, stop), enqueue them,
-forward the worker's events.
+"""The /ws/generate/ consumer: validate requests (generate, trace, train, stop), enqueue
+them, forward the worker's events.
 
 Three sections, as in a Channels tutorial: websocket handlers, command helpers, and
 channel-layer handlers. The model never runs here; this process only talks.
@@ -27,10 +27,12 @@ from .protocol import (
     GENERATE_TASK,
     PROTOCOL_VERSION,
     TRACE_TASK,
+    TRAIN_TASK,
     ClientError,
     GenerateRequest,
     StopRequest,
     TraceRequest,
+    TrainRequest,
     error_message,
     parse_client_message,
     resolve_selection,
@@ -39,12 +41,20 @@ from .request_checks import check_experiment, check_trace
 
 logger = logging.getLogger(__name__)
 WATCH_INTERVAL_S = 1.0
+# the messages that end a request of each kind
+FINAL_TYPES = ("done", "trace_result", "train_done", "error")
+TRAINING_RUNNING = "You already have a training run going; stop it or wait for it to finish."
 
 
 class GenerationConsumer(AsyncJsonWebsocketConsumer):
     # -- websocket handlers ---------------------------------------------------------------
     async def connect(self) -> None:
         self.active_request: str | None = None
+        # the key a stop sets: the request id, except for a training run, whose key is made
+        # here, so that one student's Stop cannot reach another's run of the same id
+        self.cancel_id: str | None = None
+        self.active_kind = "generate"
+        self.training_claim: tuple[str, str] | None = None  # (identity, request id) held here
         self.active_since = 0.0
         self.last_event_at = 0.0
         self.started = False
@@ -56,6 +66,7 @@ class GenerationConsumer(AsyncJsonWebsocketConsumer):
     async def disconnect(self, code: int) -> None:
         if self.active_request:
             await self.cancel_active()
+            await self.release_training()
         if self.watchdog:
             self.watchdog.cancel()
         await self.redis.aclose()
@@ -85,6 +96,8 @@ class GenerationConsumer(AsyncJsonWebsocketConsumer):
                 await self.start_generation(message)
             elif isinstance(message, TraceRequest):
                 await self.start_trace(message)
+            elif isinstance(message, TrainRequest):
+                await self.start_training(message)
             elif isinstance(message, StopRequest):
                 await self.stop_generation()
         except ClientError as exc:
@@ -121,6 +134,51 @@ class GenerationConsumer(AsyncJsonWebsocketConsumer):
         await self.enqueue_request(
             TRACE_TASK, request, record, request_id, record.block_size or 1, kind="trace"
         )
+
+    async def start_training(self, request: TrainRequest) -> None:
+        """Lesson 13's mini training run: one per student (all their tabs), on the trainer."""
+        request_id = request.request_id or uuid.uuid4().hex
+        if self.active_request:
+            if self.active_kind == "train":
+                raise ClientError("training_running", TRAINING_RUNNING, request_id)
+            raise ClientError(
+                "busy", "A generation or trace is already running here; wait for it.", request_id
+            )
+        if await signals.live_trainers(self.redis) == 0:
+            raise ClientError(
+                "no_trainer",
+                "No trainer is running, so nothing can train right now. "
+                "Ask whoever runs Glassbox to start the trainer process.",
+                request_id,
+            )
+        identity = self.student_identity()
+        if not await signals.claim_training(self.redis, identity, request_id):
+            raise ClientError("training_running", TRAINING_RUNNING, request_id)
+        payload = request.model_dump(mode="json")
+        self.cancel_id = f"train-{uuid.uuid4().hex}"
+        payload.update(request_id=request_id, identity=identity, cancel_id=self.cancel_id)
+        self.training_claim = (identity, request_id)
+        self.active_request, self.active_kind = request_id, "train"
+        self.active_since = self.last_event_at = time.monotonic()
+        self.started = False
+        try:
+            await sync_to_async(enqueue)(TRAIN_TASK, payload, self.channel_name, queue="cpu")
+        except Exception:
+            self.finish()
+            await self.release_training()
+            raise
+        await self.send_json({"type": "queued", "request_id": request_id, "model": None})
+        self.watchdog = asyncio.create_task(self.watch(request_id))
+
+    async def release_training(self) -> None:
+        """Free this connection's training claim (the trainer frees it too when it ends)."""
+        claim, self.training_claim = self.training_claim, None
+        if claim is None:
+            return
+        try:
+            await signals.release_training_async(self.redis, *claim)
+        except Exception:  # it expires on its own
+            logger.warning("could not release the training claim", exc_info=True)
 
     def new_request_id(self, request: GenerateRequest | TraceRequest) -> str:
         """The request's id (made here if absent), once the checks every request shares
@@ -164,15 +222,20 @@ class GenerationConsumer(AsyncJsonWebsocketConsumer):
                 "Ask whoever runs Glassbox to start one.",
                 request_id,
             )
+        # The stop flag is keyed by an id made here, never by the client's request id:
+        # every lesson page numbers its requests from lesson-1, so those repeat across
+        # students, and one student's stop must not reach another's run.
+        self.cancel_id = f"{kind}-{uuid.uuid4().hex}"
         payload = request.model_dump(mode="json")
         payload.update(
             request_id=request_id,
+            cancel_id=self.cancel_id,
             model=record.slug,
             model_path=str(record.path),
             model_sha256=record.sha256,
             max_prompt_tokens=max_prompt_tokens,
         )
-        self.active_request = request_id
+        self.active_request, self.active_kind = request_id, kind
         self.active_since = self.last_event_at = time.monotonic()
         self.started = False
         await sync_to_async(enqueue)(task, payload, self.channel_name)
@@ -200,11 +263,11 @@ class GenerationConsumer(AsyncJsonWebsocketConsumer):
     async def stop_generation(self) -> None:
         if not self.active_request:
             raise ClientError("not_running", "There is no generation to stop.")
-        await signals.request_cancel_async(self.redis, self.active_request)
+        await signals.request_cancel_async(self.redis, self.cancel_id)
 
     async def cancel_active(self) -> None:
         try:
-            await signals.request_cancel_async(self.redis, self.active_request)
+            await signals.request_cancel_async(self.redis, self.cancel_id)
         except Exception:
             logger.warning("could not set the cancel flag", exc_info=True)
         self.finish()
@@ -219,22 +282,32 @@ class GenerationConsumer(AsyncJsonWebsocketConsumer):
         """Report a generation that no worker will finish, instead of spinning forever."""
         limits = settings.GLASSBOX
         ttl = limits["WORKER_HEARTBEAT_TTL_S"]
+        training = self.active_kind == "train"
+        count_workers = signals.live_trainers if training else signals.live_workers
         while self.active_request == request_id:
             await asyncio.sleep(WATCH_INTERVAL_S)
             if self.active_request != request_id:
                 return
             now = time.monotonic()
             silent_for = now - self.last_event_at
-            if silent_for > ttl and await signals.live_workers(self.redis) == 0:
+            if silent_for > ttl and await count_workers(self.redis) == 0:
                 code, sentence = "worker_lost", "The model worker stopped; please try again."
             elif not self.started and now - self.active_since > limits["QUEUE_TIMEOUT_S"] + 2:
                 code, sentence = "queue_timeout", "The server is too busy; please try again soon."
             elif self.started and silent_for > limits["GENERATION_TIME_LIMIT_S"]:
                 code, sentence = "worker_lost", "The generation stalled; please try again."
             else:
+                if training and not self.started and int(now - self.active_since) % 5 == 0:
+                    # other students' runs are ahead: say so, which also keeps the page's
+                    # idle timer from giving up on a run that is only waiting its turn
+                    waited = round((now - self.active_since) * 1000)
+                    await self.send_json(
+                        {"type": "train_waiting", "request_id": request_id, "waited_ms": waited}
+                    )
                 continue
-            await signals.request_cancel_async(self.redis, request_id)
+            await signals.request_cancel_async(self.redis, self.cancel_id)
             self.finish()
+            await self.release_training()
             await self.send_error(code, sentence, request_id)
             return
 
@@ -248,6 +321,16 @@ class GenerationConsumer(AsyncJsonWebsocketConsumer):
         client = self.scope.get("client") or ("unknown", 0)
         return f"ip:{client[0]}"
 
+    def student_identity(self) -> str:
+        """Whose training run this is: the user, else the browser's session (every tab of
+        it; the lesson page makes sure there is one), else the address."""
+        user = self.scope.get("user")
+        if user is not None and user.is_authenticated:
+            return f"user:{user.pk}"
+        session = self.scope.get("session")
+        key = getattr(session, "session_key", None) if session is not None else None
+        return f"session:{key}" if key else self.client_identity()
+
     # -- channel-layer handlers -----------------------------------------------------------
     async def generation_batch(self, event: dict) -> None:
         for message in event["messages"]:
@@ -256,8 +339,10 @@ class GenerationConsumer(AsyncJsonWebsocketConsumer):
             self.last_event_at = time.monotonic()
             self.started = True
             await self.send_json(message)
-            if message["type"] in ("done", "trace_result", "error"):
+            if message["type"] in FINAL_TYPES:
                 self.finish()
+                # at once, so that a student who starts again right away is not refused
+                await self.release_training()
 
 
 @contextlib.contextmanager
@@ -270,13 +355,13 @@ def errors_carry(request_id: str):
         raise
 
 
-def enqueue(task: str, payload: dict, reply_channel: str) -> None:
+def enqueue(task: str, payload: dict, reply_channel: str, queue: str = "gpu") -> None:
     """Publish the task by name, so this process never imports torch."""
     from webapp.celery import app
 
     app.send_task(
         task,
         kwargs={"request": payload, "reply_channel": reply_channel},
-        queue="gpu",
+        queue=queue,
         expires=settings.GLASSBOX["QUEUE_TIMEOUT_S"],
     )

@@ -10,7 +10,14 @@ import base64
 from typing import Annotated, Any, Literal
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from .trace_protocol import ExperimentRequest, TraceRequest
 
@@ -20,6 +27,7 @@ EMPTY_PROMPT_SENTENCE = "The prompt is empty: type something for the model to co
 # process never imports torch
 GENERATE_TASK = "playground.generate"
 TRACE_TASK = "playground.trace"
+TRAIN_TASK = "playground.train"  # lesson 13's mini training run, on the "cpu" queue
 DEFAULT_MAX_NEW_TOKENS = 100
 MAX_SEED = 2**31 - 1
 
@@ -76,6 +84,44 @@ class StopRequest(BaseModel):
     request_id: str | None = None
 
 
+# inference/mini_training.py's bounds, repeated so that the web process validates without
+# importing torch (tests/webapp/test_training.py checks that the two agree)
+TRAIN_MIN_TEXT_CHARS, TRAIN_MAX_TEXT_CHARS = 200, 20_000
+TRAIN_MIN_STEPS, TRAIN_MAX_STEPS = 20, 1000
+TRAIN_DEFAULT_STEPS = 300
+TRAIN_SIZES = ("tiny", "small")
+
+
+class TrainRequest(BaseModel):
+    """Train a tiny GPT from scratch on the Shakespeare excerpt or the student's own text."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    type: Literal["train"]
+    version: Literal[1] = 1
+    request_id: str | None = Field(default=None, max_length=64, pattern=r"^[A-Za-z0-9_.:-]+$")
+    model: str | None = Field(default=None, max_length=64)  # sent by every lesson; unused
+    source: Literal["excerpt", "text"] = "excerpt"
+    text: str | None = Field(default=None, max_length=TRAIN_MAX_TEXT_CHARS)
+    steps: int = Field(default=TRAIN_DEFAULT_STEPS, ge=TRAIN_MIN_STEPS, le=TRAIN_MAX_STEPS)
+    size: Literal["tiny", "small"] = "small"
+    seed: int = Field(default=0, ge=0, le=MAX_SEED)
+
+    @model_validator(mode="after")
+    def text_fits_source(self) -> TrainRequest:
+        if self.source == "text":
+            if self.text is None or not self.text.strip():
+                raise ValueError("the training text is empty: paste a text or pick the excerpt")
+            if len(self.text) < TRAIN_MIN_TEXT_CHARS:
+                raise ValueError(
+                    f"the training text has {len(self.text)} characters; give at least "
+                    f"{TRAIN_MIN_TEXT_CHARS}"
+                )
+        elif self.text is not None:
+            raise ValueError("send a 'text' only with source 'text'")
+        return self
+
+
 FIELD_SENTENCES = {
     "prompt": "The prompt",
     "max_new_tokens": "Max new tokens",
@@ -95,6 +141,11 @@ FIELD_SENTENCES = {
     "positions": "The positions",
     "lens_token": "The followed token",
     "analogy": "The analogy",
+    "neuron": "The neuron",
+    "text": "The training text",
+    "steps": "Steps",
+    "size": "Size",
+    "source": "The text source",
 }
 
 
@@ -114,17 +165,26 @@ def explain_validation_error(exc: ValidationError) -> tuple[str, str]:
         return "empty_prompt", EMPTY_PROMPT_SENTENCE
     if field == "version":
         return "bad_version", f"This server speaks protocol version {PROTOCOL_VERSION}."
-    name = FIELD_SENTENCES.get(field, f"The field {field!r}")
-    if len(location) > 1 and field in ("experiment", "attention", "analogy"):
-        name = f"{name} ({'.'.join(location[1:])})"  # say which nested setting
     detail = first.get("msg", "is not valid").removeprefix("Value error, ")
+    if not field:  # a check of the whole request (TrainRequest's text and source)
+        return "invalid_setting", f"{detail[0].upper() + detail[1:]}."
+    name = FIELD_SENTENCES.get(field, f"The field {field!r}")
+    if len(location) > 1 and field in ("experiment", "attention", "analogy", "neuron"):
+        name = f"{name} ({'.'.join(location[1:])})"  # say which nested setting
     return "invalid_setting", f"{name}: {detail[0].lower() + detail[1:]}."
 
 
-CLIENT_MESSAGES = {"generate": GenerateRequest, "trace": TraceRequest, "stop": StopRequest}
+CLIENT_MESSAGES = {
+    "generate": GenerateRequest,
+    "trace": TraceRequest,
+    "train": TrainRequest,
+    "stop": StopRequest,
+}
 
 
-def parse_client_message(content: Any) -> GenerateRequest | TraceRequest | StopRequest:
+def parse_client_message(
+    content: Any,
+) -> GenerateRequest | TraceRequest | TrainRequest | StopRequest:
     """Validate one decoded JSON message; raise ClientError with a specific code."""
     if not isinstance(content, dict):
         raise ClientError("bad_message", "Each message must be a JSON object with a 'type'.")
@@ -133,7 +193,7 @@ def parse_client_message(content: Any) -> GenerateRequest | TraceRequest | StopR
     if model is None:
         raise ClientError(
             "unknown_type",
-            f"Unknown message type {kind!r}; expected 'generate', 'trace' or 'stop'.",
+            f"Unknown message type {kind!r}; expected 'generate', 'trace', 'train' or 'stop'.",
         )
     try:
         return model.model_validate(content)

@@ -37,12 +37,12 @@ def is_cancelled(client, request_id: str) -> bool:
     return bool(client.exists(cancel_key(request_id)))
 
 
-def beat(client, worker_name: str) -> None:
-    client.zadd(WORKERS_KEY, {worker_name: time.time()})
+def beat(client, worker_name: str, key: str = WORKERS_KEY) -> None:
+    client.zadd(key, {worker_name: time.time()})
 
 
-def forget_worker(client, worker_name: str) -> None:
-    client.zrem(WORKERS_KEY, worker_name)
+def forget_worker(client, worker_name: str, key: str = WORKERS_KEY) -> None:
+    client.zrem(key, worker_name)
 
 
 async def live_workers(client) -> int:
@@ -85,3 +85,42 @@ def read_outcome(client, request_id: str) -> dict | None:
 
     raw = client.get(f"{KEY_PREFIX}outcome:{request_id}")
     return json.loads(raw) if raw else None
+
+
+# -- lesson 13's training runs: a trainer heartbeat and one run per student ------------------
+
+TRAINERS_KEY = KEY_PREFIX + "trainers"  # like WORKERS_KEY, for processes on the "cpu" queue
+# delete the claim only if it is still this run's (a later run may hold the key by then)
+_RELEASE = "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) end"
+
+
+def training_key(identity: str) -> str:
+    return f"{KEY_PREFIX}training:{identity}"
+
+
+def training_claim_ttl_s() -> int:
+    """How long a claim outlives a run that never released it (a crashed trainer)."""
+    limits = settings.GLASSBOX
+    return int(limits["TRAIN_TIME_LIMIT_S"] + limits["QUEUE_TIMEOUT_S"]) + 30
+
+
+async def claim_training(client, identity: str, request_id: str) -> bool:
+    """Mark a training run as this student's; False if one of theirs is still running."""
+    return bool(
+        await client.set(training_key(identity), request_id, nx=True, ex=training_claim_ttl_s())
+    )
+
+
+async def release_training_async(client, identity: str, request_id: str) -> None:
+    await client.eval(_RELEASE, 1, training_key(identity), request_id)
+
+
+def release_training(client, identity: str, request_id: str) -> None:
+    """Free the student's claim once the run has ended (the worker side)."""
+    client.eval(_RELEASE, 1, training_key(identity), request_id)
+
+
+async def live_trainers(client) -> int:
+    """How many trainer processes sent a heartbeat within the TTL."""
+    ttl = settings.GLASSBOX["WORKER_HEARTBEAT_TTL_S"]
+    return await client.zcount(TRAINERS_KEY, time.time() - ttl, "+inf")

@@ -75,6 +75,7 @@ def cancelled_before_start(request_id: str) -> dict[str, Any]:
 
 async def stream_generation(request: dict[str, Any], reply_channel: str) -> None:
     request_id = request["request_id"]
+    cancel_id = request.get("cancel_id", request_id)  # unique to this run (consumers.py)
     sender = BatchSender(reply_channel)
     redis = signals.sync_redis()
     deadline = time.monotonic() + settings.GLASSBOX["GENERATION_TIME_LIMIT_S"]
@@ -90,7 +91,7 @@ async def stream_generation(request: dict[str, Any], reply_channel: str) -> None
         # a Redis round trip per token would cost more than a small model's step
         if now - last_check[0] >= CANCEL_CHECK_S:
             last_check[0] = now
-            if signals.is_cancelled(redis, request_id):
+            if signals.is_cancelled(redis, cancel_id):
                 stopped_by.append("cancelled")
                 return True
         if now > deadline:
@@ -99,7 +100,7 @@ async def stream_generation(request: dict[str, Any], reply_channel: str) -> None
         return False
 
     try:
-        if signals.is_cancelled(redis, request_id):  # stopped while it waited in the queue
+        if signals.is_cancelled(redis, cancel_id):  # stopped while it waited in the queue
             await sender.add(cancelled_before_start(request_id), urgent=True)
             return
         lm = get_model(request["model_path"], request.get("model_sha256", ""))

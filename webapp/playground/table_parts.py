@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from inference import Analogy, EmbeddingSpace, LanguageModel, Trace
+from inference import Analogy, EmbeddingSpace, LanguageModel, NeuronExamplesError, Trace
 
 from .protocol import ClientError
 from .trace_protocol import encode_tensor
@@ -94,6 +94,9 @@ def add_table_parts(
         message["tensors"]["position_table"] = encode_tensor(wpe.detach().float().cpu())
     if "bigram" in parts:
         add_bigram(message, mentioned, lm, trace, top_k)
+    message.update(neuron_examples=None, neuron_note=None)
+    if "neuron_examples" in parts:
+        add_neuron_examples(message, mentioned, lm, request.get("neuron"))
 
 
 def analogy_json(lm: LanguageModel, analogy: Analogy) -> dict[str, Any]:
@@ -170,3 +173,46 @@ def add_bigram(
         "card": {key: loss[key] for key in CARD_LOSS_FIGURES if key in loss},
     }
     mentioned.update([token_id, *ids])
+
+
+def check_neuron(lm: LanguageModel, neuron: dict[str, int] | None) -> tuple[int, int]:
+    """(layer, index) of the neuron the neuron_examples part asks about, or a ClientError
+    saying what is missing or out of range."""
+    if not neuron:
+        raise ClientError(
+            "invalid_setting",
+            'The neuron_examples part needs a neuron: {"layer": …, "index": …}.',
+        )
+    layer, index = neuron["layer"], neuron["index"]
+    if layer >= lm.config.n_layer or index >= lm.mlp_width:
+        raise ClientError(
+            "invalid_setting",
+            f"The neuron: this model has layers 0 to {lm.config.n_layer - 1} and neurons "
+            f"0 to {lm.mlp_width - 1} in each.",
+        )
+    return layer, index
+
+
+def add_neuron_examples(
+    message: dict[str, Any], mentioned: set[int], lm: LanguageModel, neuron: dict | None
+) -> None:
+    """Where one neuron fired hardest in the model's fixed sample of held-out text, with
+    the tokens around each place; a sentence instead when the model ships no examples
+    file (or one that does not fit it), so the rest of the trace still arrives."""
+    layer, index = check_neuron(lm, neuron)
+    try:
+        examples = lm.neuron_examples()
+    except NeuronExamplesError as exc:
+        message["neuron_note"] = str(exc)
+        return
+    found = examples.examples(layer, index)
+    message["neuron_examples"] = {
+        "layer": layer,
+        "index": index,
+        "before": examples.before,
+        "after": examples.after,
+        "sample": examples.metadata.get("sample", ""),
+        "examples": found,
+    }
+    for example in found:
+        mentioned.update(example["ids"])

@@ -40,11 +40,16 @@ TRACE_PARTS = (
 # position embeddings as a whole, the bigram counts). Asked for by name only: "all" is
 # the forward-pass parts above, so a client that asked for "all" before these existed
 # gets the same reply.
-TABLE_PARTS = ("neighbours", "embedding_map", "position_table", "bigram")
+TABLE_PARTS = ("neighbours", "embedding_map", "position_table", "bigram", "neuron_examples")
 # Parts worked out on the worker from the forward pass's output, also by name only:
-# token_losses is the cross-entropy of each prompt token given the ones before it.
-DERIVED_PARTS = ("token_losses",)
-KNOWN_PARTS = TRACE_PARTS + TABLE_PARTS + DERIVED_PARTS
+# token_losses is the cross-entropy of each prompt token given the ones before it;
+# head_ablation is Δ log p of one target token with each head knocked out in turn.
+DERIVED_PARTS = ("token_losses", "head_ablation")
+# Measured on the worker, by name only: kv_cache generates kv_new_tokens greedily with the
+# KV cache and without it, timing every step (lesson 12; inference/kv_measure.py).
+MEASURED_PARTS = ("kv_cache",)
+KV_MAX_NEW_TOKENS = 128  # inference.kv_measure.MAX_NEW_TOKENS, repeated as TRACE_PARTS is
+KNOWN_PARTS = TRACE_PARTS + TABLE_PARTS + DERIVED_PARTS + MEASURED_PARTS
 AnalogyWord = Annotated[str, Field(min_length=1, max_length=100)]
 
 
@@ -78,7 +83,7 @@ class ExperimentRequest(BaseModel):
     ablate_heads: list[tuple[Index, Index]] = Field(default_factory=list, max_length=1024)
     ablate_mlps: list[Index] = Field(default_factory=list, max_length=1024)
     steer: SteerRequest | None = None
-    quantize_bits: Literal[8, 4] | None = None
+    quantize_bits: Literal[16, 8, 4] | None = None
 
 
 class AnalogyRequest(BaseModel):
@@ -90,6 +95,15 @@ class AnalogyRequest(BaseModel):
     a: AnalogyWord
     b: AnalogyWord
     c: AnalogyWord
+
+
+class NeuronRequest(BaseModel):
+    """One MLP neuron, for the neuron_examples part (the worker checks the ranges)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    layer: Index
+    index: Index
 
 
 class TraceRequest(BaseModel):
@@ -110,6 +124,12 @@ class TraceRequest(BaseModel):
     lens_token: Index | None = None
     experiment: ExperimentRequest | None = None
     analogy: AnalogyRequest | None = None
+    neuron: NeuronRequest | None = None  # the neuron_examples part's neuron
+    # the kv_cache part's count of new tokens (clipped on the worker to the context)
+    kv_new_tokens: int = Field(default=32, ge=1, le=KV_MAX_NEW_TOKENS)
+    # the head_ablation part's token (exactly one token; the worker checks); None: the
+    # model's own most likely next token
+    ablation_target: str | None = Field(default=None, min_length=1, max_length=100)
 
     @field_validator("prompt")
     @classmethod

@@ -19,6 +19,8 @@ from inference import LanguageModel, Trace, token_losses, weight_memory
 
 from . import signals
 from .experiment_setup import build_experiment
+from .head_ablation_part import check_ablation_target, head_ablation_json
+from .kv_cache_part import kv_cache_json
 from .model_cache import get_model
 from .protocol import EMPTY_PROMPT_SENTENCE, ClientError, error_message, token_json
 from .replies import BatchSender, run_on_worker_loop
@@ -55,7 +57,8 @@ async def send_trace(request: dict[str, Any], reply_channel: str) -> None:
     request_id = request["request_id"]
     sender = BatchSender(reply_channel)
     try:
-        if signals.is_cancelled(signals.sync_redis(), request_id):
+        cancel_id = request.get("cancel_id", request_id)  # unique to this run (consumers.py)
+        if signals.is_cancelled(signals.sync_redis(), cancel_id):
             return  # the client left while the trace waited in the queue
         message = trace_reply(request)
     except ClientError as exc:
@@ -74,6 +77,7 @@ def trace_reply(request: dict[str, Any]) -> dict[str, Any]:
     check_request_fits(request, ids, lm)
     analogy_ids = check_analogy(lm, request.get("analogy"))
     intervention, quantize_bits = build_experiment(lm, request.get("experiment"))
+    ablation_target = check_ablation_target(lm, request)
     parts = list(TRACE_PARTS) if request["parts"] == "all" else list(request["parts"])
     captured = [part for part in parts if part in TRACE_PARTS]  # the others need no forward pass
     if "token_losses" in parts and "logits" not in captured:
@@ -96,6 +100,14 @@ def trace_reply(request: dict[str, Any]) -> dict[str, Any]:
     )
     forward_ms = (time.perf_counter() - forward_started) * 1000
     message = trace_result_json(trace, lm, request, quantize_bits, parts, analogy_ids)
+    message["head_ablation"] = None
+    if "head_ablation" in parts:  # its own passes, one per head, on the same experiment
+        message["head_ablation"] = head_ablation_json(
+            lm, ids, ablation_target, intervention, quantize_bits
+        )
+    message["kv_cache"] = None
+    if "kv_cache" in parts:  # two greedy generations of its own, timed (lesson 12)
+        message["kv_cache"] = kv_cache_json(lm, ids, request.get("kv_new_tokens", 32))
     message["elapsed_ms"] = {
         "forward": round(forward_ms, 2),
         "total": round((time.perf_counter() - started) * 1000, 2),

@@ -1,6 +1,7 @@
 // What every widget on a lesson page shares: the page's one websocket, the chosen model and
-// its facts, and `trace(request, {key})`, which sends a `trace` and resolves to the decoded
-// reply. The server runs one request per connection at a time, so requests queue here; a
+// its facts, `trace(request, {key})`, which sends a `trace` and resolves to the decoded
+// reply, and `generate(request, {key, onMessage})`, which streams a generation and resolves
+// when it is done. The server runs one request per connection at a time, so requests queue here; a
 // newer request with the same key replaces one that is still waiting (the older promise
 // rejects with `superseded`), so a widget redrawing on every keystroke never piles up work.
 
@@ -9,12 +10,18 @@ import { PROTOCOL_VERSION, websocketUrl } from "../protocol.js";
 import { decodeTrace } from "../trace-decode.js";
 
 const REQUEST_TIMEOUT_MS = 30000;
+// a streamed request (a generation) may run long; its timer restarts on every message
+const STREAM_IDLE_TIMEOUT_MS = 30000;
+// the message types that end each kind of request, and what it resolves to
+const FINAL_TYPES = { trace: ["trace_result"], generate: ["done"], train: ["train_done"] };
 
 function superseded() {
   const error = new Error("A newer request replaced this one.");
   error.superseded = true;
   return error;
 }
+
+export { FINAL_TYPES };
 
 export class LessonClient {
   constructor(config) {
@@ -37,11 +44,24 @@ export class LessonClient {
 
   /** Send a `trace` for the chosen model; resolves to decodeTrace(reply) plus `raw`. */
   trace(request, { key = null } = {}) {
+    return this.send("trace", request, { key });
+  }
+
+  /** Stream a `generate` for the chosen model. `onMessage(message)` sees each `queued`,
+   *  `prompt` and `step` as it arrives; the promise resolves to
+   *  {prompt, steps, done} once `done` arrives. `stop()` ends it early (done still comes,
+   *  with finish_reason "cancelled"). */
+  generate(request, { key = null, onMessage = null } = {}) {
+    return this.send("generate", request, { key, onMessage });
+  }
+
+  /** Send any request type that FINAL_TYPES knows (or a widget registers there). */
+  send(type, request, { key = null, onMessage = null } = {}) {
     if (!this.model) return Promise.reject(new Error("No model is installed on this server."));
     this.counter += 1;
     const message = {
       ...request,
-      type: "trace",
+      type,
       version: PROTOCOL_VERSION,
       request_id: `lesson-${this.counter}`,
       model: this.model.slug,
@@ -51,9 +71,14 @@ export class LessonClient {
         for (const waiting of this.queue.filter((w) => w.key === key)) waiting.reject(superseded());
         this.queue = this.queue.filter((w) => w.key !== key);
       }
-      this.queue.push({ key, message, resolve, reject });
+      this.queue.push({ key, message, resolve, reject, onMessage, stream: { prompt: null, steps: [] } });
       this.pump();
     });
+  }
+
+  /** Stop the request in flight, if it is a stream (the server ends it at its next step). */
+  stop() {
+    if (this.active && this.active.message.type !== "trace") this.connection.send({ type: "stop" });
   }
 
   async pump() {
@@ -72,9 +97,15 @@ export class LessonClient {
       return;
     }
     this.sent += 1;
-    next.timer = setTimeout(() => {
-      if (this.active === next) this.finish(new Error("The model did not answer in time; please try again."));
-    }, REQUEST_TIMEOUT_MS);
+    this.armTimer(next);
+  }
+
+  armTimer(request) {
+    clearTimeout(request.timer);
+    const ms = request.message.type === "trace" ? REQUEST_TIMEOUT_MS : STREAM_IDLE_TIMEOUT_MS;
+    request.timer = setTimeout(() => {
+      if (this.active === request) this.finish(new Error("The model did not answer in time; please try again."));
+    }, ms);
   }
 
   finish(error, result) {
@@ -92,7 +123,16 @@ export class LessonClient {
     const active = this.active;
     if (!active) return;
     const ours = message.request_id === active.message.request_id;
-    if (message.type === "trace_result" && ours) {
+    if (message.type === "error" && (ours || message.request_id == null)) {
+      const error = new Error(message.message);
+      error.code = message.code;
+      this.finish(error);
+      return;
+    }
+    if (!ours) return;
+    const type = active.message.type;
+    if (type === "trace") {
+      if (message.type !== "trace_result") return;
       let decoded;
       try {
         decoded = { ...decodeTrace(message), raw: message };
@@ -101,10 +141,21 @@ export class LessonClient {
         return;
       }
       this.finish(null, decoded);
-    } else if (message.type === "error" && (ours || message.request_id == null)) {
-      const error = new Error(message.message);
-      error.code = message.code;
-      this.finish(error);
+      return;
+    }
+    // a stream: keep what arrives, hand it to the widget, resolve on the final message
+    this.armTimer(active);
+    if (message.type === "prompt") active.stream.prompt = message;
+    if (message.type === "step") active.stream.steps.push(message);
+    if (active.onMessage) {
+      try {
+        active.onMessage(message);
+      } catch (err) {
+        console.error(err); // a widget's drawing error must not wedge the queue
+      }
+    }
+    if ((FINAL_TYPES[type] || []).includes(message.type)) {
+      this.finish(null, { ...active.stream, done: message, final: message });
     }
   }
 

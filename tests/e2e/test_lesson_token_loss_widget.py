@@ -1,0 +1,74 @@
+"""Lesson 13's "score my sentence" widget in a real browser on the live stack: every token's
+loss, the mean and the perplexity it shows equal the cross-entropy worked out here from the
+bundled model's own forward pass, and the tokens are walked with the keyboard."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+
+from tests.conftest import REPO
+
+pytestmark = pytest.mark.slow
+OUTPUT = REPO / "test-output"
+ROOT = 'figure.widget[data-widget="token-loss"]'
+
+
+def wait_draws(page, at_least: int) -> None:
+    page.wait_for_function(
+        """([root, n]) => {
+            const f = document.querySelector(root);
+            const failed = f && f.querySelector('.widget-status[data-state="error"]');
+            if (failed) throw new Error(failed.textContent);
+            return f && Number(f.dataset.draws || 0) >= n;
+        }""",
+        arg=[ROOT, at_least],
+        timeout=60_000,
+    )
+
+
+def expected_losses(lm, text: str) -> list[float]:
+    ids = lm.tokenizer.encode(text)
+    logits = lm.trace(ids, lm.capture_spec(["logits"])).logits
+    log_probs = torch.log_softmax(logits.float(), dim=-1)
+    return [-log_probs[t, ids[t + 1]].item() for t in range(len(ids) - 1)]
+
+
+def test_the_losses_shown_are_the_model_s_cross_entropy(stack, browser, bundled_lm):
+    page = browser.new_page(viewport={"width": 1366, "height": 900})
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    page.goto(f"{stack.http_url}/lessons/training/")
+    wait_draws(page, 1)
+    root = page.locator(ROOT)
+
+    text = "My lord, the king is come."
+    root.locator('[data-role="prompt"]').fill(text)
+    wait_draws(page, 2)
+    expected = expected_losses(bundled_lm, text)
+    shown = [
+        float(n)
+        for n in root.locator(".tl-chip[data-nats]").evaluate_all(
+            "chips => chips.map(c => c.dataset.nats)"
+        )
+    ]
+    assert shown == pytest.approx(expected, abs=1e-4)
+    # the first token is drawn but not scored: nothing came before it
+    assert root.locator(".tl-chip").count() == len(expected) + 1
+    assert root.locator(".tl-chip.tl-first").count() == 1
+    mean = sum(expected) / len(expected)
+    assert root.locator(".tl-mean").inner_text() == f"{mean:.3f} nats"
+    assert root.locator(".tl-perplexity").inner_text() == f"{math.exp(mean):.1f}"
+
+    # keyboard: focus the first scored token, step right, and the detail follows
+    root.locator(".tl-chip[data-nats]").first.focus()
+    page.keyboard.press("ArrowRight")
+    detail = root.locator(".tl-detail").inner_text()
+    second = expected[1]
+    assert f"{second:.3f} nats" in detail and f"{second / math.log(2):.3f} bits" in detail
+
+    root.screenshot(path=str(OUTPUT / "widget-token-loss.png"))
+    assert errors == []
+    page.close()
