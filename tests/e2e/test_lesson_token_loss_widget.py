@@ -1,9 +1,11 @@
-"""Lesson 13's "score my sentence" widget in a real browser on the live stack: every token's
-loss, the mean and the perplexity it shows equal the cross-entropy worked out here from the
-bundled model's own forward pass, and the tokens are walked with the keyboard."""
+"""Lesson 13's "score my sentence" and "how our model learned" widgets in a real browser on
+the live stack: every token's loss, the mean and the perplexity shown equal the
+cross-entropy worked out here from the bundled model's own forward pass, and the tokens are
+walked with the keyboard; the training curves drawn are the model card's own."""
 
 from __future__ import annotations
 
+import json
 import math
 
 import pytest
@@ -70,5 +72,35 @@ def test_the_losses_shown_are_the_model_s_cross_entropy(stack, browser, bundled_
     assert f"{second:.3f} nats" in detail and f"{second / math.log(2):.3f} bits" in detail
 
     root.screenshot(path=str(OUTPUT / "widget-token-loss.png"))
+    assert errors == []
+    page.close()
+
+
+def test_the_training_curves_are_the_model_card_s(stack, browser, models_dir):
+    card = json.loads((models_dir / "shakespeare" / "card.json").read_text())
+    train, held = card["loss"]["train_curve"], card["loss"]["val_curve"]
+    page = browser.new_page(viewport={"width": 1366, "height": 900})
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    page.goto(f"{stack.http_url}/lessons/training/")
+    root = page.locator('figure.widget[data-widget="training-curves"]')
+    page.wait_for_function(
+        "() => Number(document.querySelector('figure[data-widget=\"training-curves\"]')"
+        ".dataset.draws || 0) > 0"
+    )
+    train_points = root.locator("polyline.mt-train").get_attribute("points").split()
+    assert len(train_points) == len(train)
+    assert root.locator("circle.mt-val-point").count() == len(held)
+    root.locator("details summary").click()
+    rows = root.locator("tr[data-step]").evaluate_all(
+        "rows => rows.map(r => [...r.cells].map(c => c.textContent))"
+    )
+    assert [float(r[2]) for r in rows] == pytest.approx([loss for _, loss in held], abs=5e-4)
+    summary = root.locator(".tc-summary").inner_text()
+    assert f"{train[0][1]:.2f}" in summary and f"{train[-1][1]:.2f}" in summary
+    # the bigram model's line is drawn at the card's figure
+    bigram = f"bigram model = {card['loss']['bigram_val_loss']:.2f}"
+    assert bigram in root.locator("svg").text_content()
+    root.screenshot(path=str(OUTPUT / "widget-training-curves.png"))
     assert errors == []
     page.close()

@@ -38,6 +38,11 @@ UNKNOWN_FACTS = [
     "val_loss",
     "bigram_loss",
     "chars_per_token",
+    "train_curve",
+    "val_curve",
+    "train_steps",
+    "tokens_seen",
+    "train_minutes",
 ]
 
 

@@ -52,6 +52,13 @@ def model_facts(record, card: dict[str, Any] | None = None) -> dict[str, Any]:
         "val_loss": loss.get("final_val_loss"),
         "bigram_loss": loss.get("bigram_val_loss"),
         "chars_per_token": tokenizer.get("chars_per_token_train"),
+        # the card's record of the training run (lesson 13 draws the curves)
+        # tuples all the way down: the facts key a cache of rendered pages
+        "train_curve": tuple(tuple(point) for point in loss.get("train_curve", [])),
+        "val_curve": tuple(tuple(point) for point in loss.get("val_curve", [])),
+        "train_steps": card.get("training", {}).get("max_steps"),
+        "tokens_seen": card.get("tokens_seen"),
+        "train_minutes": round(card["train_seconds"] / 60) if card.get("train_seconds") else None,
     }
 
 

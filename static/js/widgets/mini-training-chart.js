@@ -2,6 +2,8 @@
 // after each batch of progress messages: the training loss at every step, the loss on the
 // held-back end of the text at each sample, and a dashed line at ln V, the loss of a model
 // that guesses every character equally. Every point is a number from the server's replies.
+// training-curves.js draws the bundled model's own run from its card with it too (the unit
+// is then the token, and `references` adds the bigram model's loss as a second line).
 
 import { css, divergingRgb } from "../colour-scales.js";
 
@@ -32,7 +34,8 @@ function ticks(top, n) {
 }
 
 export class LossChart {
-  constructor() {
+  constructor({ unit = "character" } = {}) {
+    this.unit = unit;
     this.svg = node("svg", {
       class: "mt-chart",
       viewBox: `0 0 ${WIDE} ${HEIGHT}`,
@@ -69,7 +72,7 @@ export class LossChart {
       axes.append(node("text", { x: x(value), y: HEIGHT - PAD.bottom + 16, "text-anchor": "middle" }, String(value)));
     }
     axes.append(node("text", { x: (PAD.left + width - PAD.right) / 2, y: HEIGHT - 4, "text-anchor": "middle" }, "step"));
-    axes.append(node("text", { x: 12, y: PAD.top + 4, "text-anchor": "start", class: "mt-unit" }, "loss (nats per character)"));
+    axes.append(node("text", { x: 12, y: PAD.top + 4, "text-anchor": "start", class: "mt-unit" }, `loss (nats per ${this.unit})`));
     svg.append(axes);
     if (!started) return;
 
@@ -79,6 +82,12 @@ export class LossChart {
       node("text", { x: width - PAD.right - 4, y: guess + 15, "text-anchor": "end", class: "mt-uniform-label" },
         `guessing evenly: ln ${started.vocab_size} = ${started.uniform_loss.toFixed(2)}`),
     );
+    for (const reference of started.references || []) {
+      const at = y(reference.loss);
+      svg.append(node("line", { x1: PAD.left, x2: width - PAD.right, y1: at, y2: at, class: "mt-uniform mt-reference" }));
+      svg.append(node("text", { x: width - PAD.right - 4, y: at - 5, "text-anchor": "end", class: "mt-uniform-label" },
+        `${reference.label} = ${reference.loss.toFixed(2)}`));
+    }
     if (progress.length) {
       const points = progress.map((p) => `${x(p.step).toFixed(1)},${y(p.loss).toFixed(1)}`).join(" ");
       svg.append(node("polyline", { points, class: "mt-train", stroke: TRAIN_COLOUR }));
@@ -95,7 +104,7 @@ export class LossChart {
     svg.setAttribute(
       "aria-label",
       last
-        ? `Loss curve: ${last.step} steps, training loss from ${losses[0].toFixed(2)} to ${last.loss.toFixed(2)} nats per character`
+        ? `Loss curve: ${last.step} steps, training loss from ${losses[0].toFixed(2)} to ${last.loss.toFixed(2)} nats per ${this.unit}`
         : "Loss curve: waiting for the first step",
     );
   }

@@ -57,6 +57,8 @@ function figure(name, className) {
 }
 
 export function mount(root, lesson) {
+  // typing changes the text; Start runs it (webapp/lesson_bench.py skips such widgets)
+  root.dataset.startsOn = "button";
   root.classList.add("mt");
   const intro = el(
     "p",
