@@ -14,6 +14,7 @@ Plain PyTorch and tiktoken; this package never imports Django, Channels or Celer
         ...                                    # PromptEvent, StepEvent..., DoneEvent
 """
 
+from .batching import BatchEngine, BatchRequest, QueuedEvent
 from .bigram_table import BigramTable, BigramTableError
 from .capture import PARTS, CaptureError, CaptureSpec
 from .checkpoint import (
@@ -25,6 +26,7 @@ from .checkpoint import (
 )
 from .config import ConfigError, GPTConfig
 from .embedding_space import Analogy, EmbeddingMap, EmbeddingSpace, EmbeddingSpaceError
+from .engine_thread import EngineClosed, EngineThread, Ticket
 from .experiments import (
     Comparison,
     compare_next_token,
@@ -33,7 +35,7 @@ from .experiments import (
 )
 from .generate import DoneEvent, GenerationError, PromptEvent, StepEvent, generate
 from .interventions import Intervention, InterventionError, Steering
-from .kv_cache import KVCache
+from .kv_cache import BatchKVCache, KVCache
 from .lm import LanguageModel, LayerNormTrace, LogitLens, Trace
 from .model import GPT
 from .neuron_examples import NeuronExamples, NeuronExamplesError
@@ -46,6 +48,13 @@ __all__ = [
     "PARTS",
     "GPT",
     "Analogy",
+    "BatchEngine",
+    "BatchKVCache",
+    "BatchRequest",
+    "EngineClosed",
+    "EngineThread",
+    "QueuedEvent",
+    "Ticket",
     "BigramTable",
     "BigramTableError",
     "EmbeddingMap",

@@ -20,7 +20,7 @@ from .block_topk import block_topk
 from .capture import CaptureSpec, Recorder
 from .config import GPTConfig
 from .interventions import Intervention
-from .kv_cache import KVCache
+from .kv_cache import BatchKVCache, KVCache
 
 # The logit lens unembeds several rungs per multiply, up to this many logits at once
 # (128 MB of float32): fast for a small model, bounded for GPT-2 small on 1,024 tokens.
@@ -127,6 +127,36 @@ class CausalSelfAttention(nn.Module):
         # several new queries after a cached prefix: is_causal would misalign
         mask = causal_mask(T, n_past, q.device)
         return F.scaled_dot_product_attention(q, k, v, attn_mask=mask, dropout_p=dropout_p)
+
+    def decode_rows(
+        self,
+        x: torch.Tensor,
+        cache: BatchKVCache,
+        layer_index: int,
+        attention_rows: torch.Tensor | None = None,
+    ) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """One decode step for B rows of different lengths: (B, 1, C) in and out.
+
+        Every row goes through the fused kernel with its own key mask, whoever else is
+        in the batch; the rows in `attention_rows` also get their weights computed the
+        explicit way, (n, nh, S) float32, so that asking costs nothing to the others.
+        """
+        B, T, C = x.size()
+        hs = C // self.n_head
+        q, k, v = self.c_attn(x).split(self.n_embd, dim=2)
+        q = q.view(B, T, self.n_head, hs).transpose(1, 2)  # (B, nh, 1, hs)
+        k = k.view(B, T, self.n_head, hs).transpose(1, 2)
+        v = v.view(B, T, self.n_head, hs).transpose(1, 2)
+        k, v = cache.store(layer_index, k, v)  # (B, nh, S, hs), S = longest row + 1
+        mask = cache.key_mask()  # (B, 1, 1, S)
+        context_vec = F.scaled_dot_product_attention(q, k, v, attn_mask=mask)
+        weights = None
+        if attention_rows is not None:
+            scores = (q[attention_rows] @ k[attention_rows].transpose(-2, -1)) / math.sqrt(hs)
+            scores = scores.masked_fill(~mask[attention_rows], float("-inf"))
+            weights = F.softmax(scores.float(), dim=-1)[:, :, 0]  # (n, nh, S)
+        y = context_vec.transpose(1, 2).contiguous().view(B, T, C)
+        return self.c_proj(y), weights
 
     def _head_outputs(self, context_vec: torch.Tensor) -> torch.Tensor:
         """(B, nh, T, C): head h's context vector through its own hs columns of c_proj.
@@ -317,6 +347,45 @@ class GPT(nn.Module):
                 self._logit_lens(stream, recorder, final)
         captured = recorder.finalize() if recorder is not None else {}
         return GPTOutput(logits=logits, loss=loss, captured=captured)
+
+    def decode_step(
+        self,
+        idx: torch.Tensor,
+        cache: BatchKVCache,
+        attention_rows: list[int] | None = None,
+        attention_layers: list[int] | None = None,
+    ) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """One new token for each row of a batch whose rows have different lengths.
+
+        idx: (B,) the newest token of each of the cache's B rows, which sit at their own
+        positions (their own position embedding, their own keys). Returns the logits
+        (B, vocab) and, when rows and layers are named, those rows' attention weights
+        at those layers (len(layers), len(rows), nh, S) on the device, S = the longest
+        row + 1 (a shorter row's weights are 0 past its length). Inference only: no
+        dropout, no capture spec, no intervention (generate serves those).
+        """
+        B = idx.size(0)
+        if cache.n_rows != B:
+            raise ValueError(f"{B} tokens for a batch of {cache.n_rows} rows")
+        pos = cache.positions()  # (B,)
+        x = self.transformer.wte(idx) + self.transformer.wpe(pos)  # (B, C)
+        x = x.unsqueeze(1)  # (B, 1, C)
+        rows = None
+        if attention_rows and attention_layers:
+            rows = torch.tensor(attention_rows, dtype=torch.long, device=idx.device)
+        wanted = set(attention_layers or ())
+        maps = []
+        for layer_index, block in enumerate(self.transformer.h):
+            attn_out, weights = block.attn.decode_rows(
+                block.ln_1(x), cache, layer_index, rows if layer_index in wanted else None
+            )
+            x = x + attn_out
+            x = x + block.mlp(block.ln_2(x))
+            if weights is not None:
+                maps.append(weights)
+        cache.advance()
+        logits = self.lm_head(self.transformer.ln_f(x))[:, 0]  # (B, vocab)
+        return logits, torch.stack(maps) if maps else None
 
     def _logit_lens(
         self, stream: list[torch.Tensor], recorder: Recorder, final_logits: torch.Tensor | None

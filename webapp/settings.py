@@ -175,9 +175,16 @@ GLASSBOX = {
     "QUEUE_TIMEOUT_S": env_float("GLASSBOX_QUEUE_TIMEOUT_S", 60.0),
     # worker heartbeats: a worker silent for this long is considered gone
     "WORKER_HEARTBEAT_TTL_S": env_float("GLASSBOX_WORKER_HEARTBEAT_TTL_S", 6.0),
-    # generations per client (IP or user) per minute
+    # per-minute limits (0 = off; docs/operations.md, "Limits"): generations and traces per
+    # student (the logged-in user, else the browser's session, else the address) ...
     "RATE_LIMIT_PER_MINUTE": env_int("GLASSBOX_RATE_LIMIT_PER_MINUTE", 30),
     "TRACE_RATE_LIMIT_PER_MINUTE": env_int("GLASSBOX_TRACE_RATE_LIMIT_PER_MINUTE", 240),
+    # ... and per address, all students behind it together: a loose outer bound, 50 students'
+    # worth, so that a class of 40 behind one school address never reaches it
+    "ADDRESS_RATE_LIMIT_PER_MINUTE": env_int("GLASSBOX_ADDRESS_RATE_LIMIT_PER_MINUTE", 1500),
+    "ADDRESS_TRACE_RATE_LIMIT_PER_MINUTE": env_int(
+        "GLASSBOX_ADDRESS_TRACE_RATE_LIMIT_PER_MINUTE", 12_000
+    ),
     # the largest `trace_result` a worker sends; larger replies become `reply_too_large`
     "TRACE_MAX_REPLY_BYTES": env_int("GLASSBOX_TRACE_MAX_REPLY_BYTES", 8_000_000),
     # lesson 13's mini training run (the `trainer` process, queue "cpu"): its wall-clock cap

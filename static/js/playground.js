@@ -1,14 +1,18 @@
 // The playground page: reads #page-config, owns the page's state (the current run, the
 // selected step, layer, head and token), talks to the server through Connection, and
 // redraws the token strip, candidate chart, heatmap and small multiples (once per frame).
+// Steps go through a Pacer first, so the display can run slower than the model: a step's
+// token, candidates and attention row are all drawn when it is shown, not when it arrives.
 
 import { AttentionStore } from "./attention.js";
 import { renderCandidates } from "./candidates.js";
 import { Connection } from "./connection.js";
 import { Controls } from "./controls.js";
-import { count, finishWords, ms, percent, visibleText } from "./format.js";
+import { count, finishWords, ms, ordinal, percent, visibleText } from "./format.js";
 import { HeadsGrid } from "./heads-grid.js";
 import { AttentionRaster, cellAt, drawHeatmap, drawLegend } from "./heatmap.js";
+import { PaceControls } from "./pace-controls.js";
+import { Pacer } from "./pacer.js";
 import {
   PROTOCOL_VERSION,
   decodePromptAttention,
@@ -133,8 +137,10 @@ async function generate() {
   if (state.viewModel !== model) buildView(model);
   const settings = controls.read();
   const message = generateMessage(settings, model, state.layer);
-  const run = { id: message.request_id, model, settings, status: "connecting", promptLength: 0, steps: [] };
+  // steps: those shown so far; received: how many have arrived (the pacer holds the rest)
+  const run = { id: message.request_id, model, settings, status: "connecting", promptLength: 0, steps: [], received: 0 };
   state.run = run;
+  pacer.clear();
   controls.setBusy(true);
   if (connection.state !== "open") setStatus("connecting", "Connecting to the server…");
   try {
@@ -184,8 +190,11 @@ function onMessage(message) {
       return;
     case "queued":
       if (!ours || !isBusy()) return;
-      if (run.status === "sent") run.status = "queued";
-      if (run.status !== "stopping") setStatus("queued", "Queued: waiting for the model worker…");
+      // a late position update must not turn "Running" (or "Stopping…") back into "Queued"
+      if (run.status === "sent" || run.status === "queued") {
+        run.status = "queued";
+        setStatus("queued", queuedWords(message.position));
+      }
       return;
     case "prompt":
       if (ours && isBusy()) onPrompt(run, message);
@@ -201,6 +210,14 @@ function onMessage(message) {
       return;
     default:
   }
+}
+
+/** The status while waiting; `position` (1 = next) comes from workers that batch, when they know it. */
+function queuedWords(position) {
+  if (Number.isInteger(position) && position >= 1) {
+    return `Queued: ${ordinal(position)} in line${position === 1 ? " (next)" : ""} for the model worker…`;
+  }
+  return "Queued: waiting for the model worker…";
 }
 
 function onError(message) {
@@ -242,10 +259,20 @@ function onPrompt(run, message) {
   state.cursor = null;
   els.stepLatest.setAttribute("aria-pressed", "true");
   updateRunFacts();
+  paceControls.update();
   schedule("all");
 }
 
+/** A step arrived: count it and let the pacer decide when it is shown. */
 function onStep(run, message) {
+  run.received += 1;
+  pacer.push({ run, message });
+  updateRunFacts();
+}
+
+/** Draw one step: its chip, its candidates (when following the latest) and its attention row. */
+function showStep({ run, message }) {
+  if (state.shown !== run) return; // a newer run's prompt replaced it
   run.steps.push(message);
   try {
     decodeStepAttention(message.attention, run.model, (l, h, q, row) => {
@@ -267,10 +294,12 @@ function onDone(run, message) {
   const reason = finishWords(message.finish_reason);
   setStatus(
     "done",
-    `Done: ${reason}. ${message.tokens_per_second.toFixed(1)} tokens/s, first token after ${ms(message.time_to_first_token_ms)}.`,
+    `Done: ${reason}. ${message.tokens_per_second.toFixed(1)} tokens/s, first token after ${ms(message.time_to_first_token_ms)}.` +
+      (pacer.pending ? " The display follows at the speed you chose." : ""),
   );
   controls.showSeed(message.seed);
   updateRunFacts();
+  paceControls.update();
   schedule("all");
 }
 
@@ -280,7 +309,9 @@ function updateRunFacts() {
     setText(els.runFacts, "");
     return;
   }
-  const parts = [`${count(run.promptLength)} prompt tokens`, `${count(run.steps.length)} generated`];
+  const shown = run.steps.length;
+  const generated = shown === run.received ? `${count(shown)} generated` : `${count(shown)} of ${count(run.received)} generated shown`;
+  const parts = [`${count(run.promptLength)} prompt tokens`, generated];
   if (run.done) {
     parts.push(`${run.done.tokens_per_second.toFixed(1)} tokens/s`);
     parts.push(`first token ${ms(run.done.time_to_first_token_ms)}`);
@@ -292,6 +323,16 @@ function updateRunFacts() {
 
 // -- the views ----------------------------------------------------------------------------------
 const strip = new TokenStrip(els.tokens, $("token-tooltip"), activateToken);
+const pacer = new Pacer(showStep);
+const paceControls = new PaceControls(
+  $("pace"),
+  pacer,
+  () => {
+    const run = state.run;
+    return { shown: run ? run.steps.length : 0, received: run ? run.received : 0, busy: isBusy() };
+  },
+  followLatest, // asking for the next token means: show me that decision
+);
 const grid = new HeadsGrid($("heads-grid"), $("heads-cols"), $("heads-rows"), (layer, head) => selectMap(layer, head));
 
 function fillSelect(select, n, word) {
@@ -320,6 +361,7 @@ function buildView(model) {
     state.store = null;
     state.raster = null;
     state.focus = null;
+    pacer.clear(); // its steps belong to the run just forgotten
     strip.reset();
     els.tokens.append(emptyNote());
   }
@@ -377,11 +419,14 @@ els.stepNext.addEventListener("click", () => {
   const i = currentStepIndex();
   if (i !== null) selectStep(i + 1);
 });
-els.stepLatest.addEventListener("click", () => {
+/** The candidate chart follows the latest shown step again. */
+function followLatest() {
   state.selectedStep = null;
   els.stepLatest.setAttribute("aria-pressed", "true");
   schedule("candidates");
-});
+}
+
+els.stepLatest.addEventListener("click", followLatest);
 
 /** A chip was clicked or Enter was pressed on it. */
 function activateToken(position) {
@@ -585,6 +630,26 @@ document.addEventListener("presentationchange", () => {
   sizeGrid();
   schedule("all");
 });
+
+// for tests and the curious: what has arrived and what is on screen (read-only)
+window.glassboxPlayground = {
+  /** Steps of the latest run received from the server, and how many of them are shown. */
+  get progress() {
+    const run = state.run;
+    return { received: run ? run.received : 0, shown: run ? run.steps.length : 0, pending: pacer.pending, mode: pacer.mode };
+  },
+  /** The tokens of the shown steps, in order. */
+  get shownTokens() {
+    return state.shown ? state.shown.steps.map((step) => step.token.text) : [];
+  },
+  /** How many attention rows of map (layer, head) are drawn for the shown run. */
+  attentionRows(layer, head) {
+    if (!state.store) return 0;
+    let rows = 0;
+    for (let q = 0; q < state.store.capacity; q += 1) if (state.store.hasRow(layer, head, q)) rows += 1;
+    return rows;
+  },
+};
 
 // -- start ---------------------------------------------------------------------------------------
 buildView(controls.model());

@@ -9,6 +9,7 @@ from django.templatetags.static import static
 
 from inference.excerpts import FORUM_SCENE, ExcerptMissing
 from webapp.catalog.models import LanguageModel
+from webapp.playground.identity import ensure_session
 from webapp.playground.protocol import PROTOCOL_VERSION
 
 from .course import course_summaries, glossary, neighbours, no_model_facts, render_lesson
@@ -41,10 +42,9 @@ def lesson(request, slug: str):
     if current is None:
         raise Http404("No such lesson.")
     record, models = chosen_model(request)
-    if not request.session.session_key:
-        # the websocket knows a student by this key (lesson 13: one training run each)
-        request.session.save()
-        request.session.modified = True  # or the middleware would not send the cookie
+    # the websocket knows a student by this session: their limits, their one running
+    # request, lesson 13's one training run each
+    ensure_session(request)
     facts = facts_for(record)
     page = render_lesson(current, facts)
     config = {

@@ -22,6 +22,7 @@ from webapp.catalog.models import LanguageModel
 from webapp.redis_client import async_client
 
 from . import signals
+from .identity import address, has_own_identity, student_identity
 from .protocol import (
     DEFAULT_MAX_NEW_TOKENS,
     GENERATE_TASK,
@@ -44,6 +45,10 @@ WATCH_INTERVAL_S = 1.0
 # the messages that end a request of each kind
 FINAL_TYPES = ("done", "trace_result", "train_done", "error")
 TRAINING_RUNNING = "You already have a training run going; stop it or wait for it to finish."
+RUNNING_ELSEWHERE = (
+    "Another tab or window of yours is already running a generation or trace, and each "
+    "student runs one at a time; try again when it has finished (or close that tab)."
+)
 
 
 class GenerationConsumer(AsyncJsonWebsocketConsumer):
@@ -54,7 +59,12 @@ class GenerationConsumer(AsyncJsonWebsocketConsumer):
         # here, so that one student's Stop cannot reach another's run of the same id
         self.cancel_id: str | None = None
         self.active_kind = "generate"
-        self.training_claim: tuple[str, str] | None = None  # (identity, request id) held here
+        # whose requests these are (docs/operations.md, "Limits"): fixed at connect, when
+        # Channels has loaded the user and the session
+        self.identity = student_identity(self.scope)
+        self.address = address(self.scope)
+        # the claim this connection holds while its request runs: (kind, identity, token)
+        self.claim: tuple[str, str, str] | None = None
         self.active_since = 0.0
         self.last_event_at = 0.0
         self.started = False
@@ -66,7 +76,7 @@ class GenerationConsumer(AsyncJsonWebsocketConsumer):
     async def disconnect(self, code: int) -> None:
         if self.active_request:
             await self.cancel_active()
-            await self.release_training()
+        await self.release_claim()
         if self.watchdog:
             self.watchdog.cancel()
         await self.redis.aclose()
@@ -151,13 +161,13 @@ class GenerationConsumer(AsyncJsonWebsocketConsumer):
                 "Ask whoever runs Glassbox to start the trainer process.",
                 request_id,
             )
-        identity = self.student_identity()
+        identity = self.identity
         if not await signals.claim_training(self.redis, identity, request_id):
             raise ClientError("training_running", TRAINING_RUNNING, request_id)
         payload = request.model_dump(mode="json")
         self.cancel_id = f"train-{uuid.uuid4().hex}"
         payload.update(request_id=request_id, identity=identity, cancel_id=self.cancel_id)
-        self.training_claim = (identity, request_id)
+        self.claim = ("training", identity, request_id)
         self.active_request, self.active_kind = request_id, "train"
         self.active_since = self.last_event_at = time.monotonic()
         self.started = False
@@ -165,20 +175,21 @@ class GenerationConsumer(AsyncJsonWebsocketConsumer):
             await sync_to_async(enqueue)(TRAIN_TASK, payload, self.channel_name, queue="cpu")
         except Exception:
             self.finish()
-            await self.release_training()
+            await self.release_claim()
             raise
         await self.send_json({"type": "queued", "request_id": request_id, "model": None})
         self.watchdog = asyncio.create_task(self.watch(request_id))
 
-    async def release_training(self) -> None:
-        """Free this connection's training claim (the trainer frees it too when it ends)."""
-        claim, self.training_claim = self.training_claim, None
+    async def release_claim(self) -> None:
+        """Free the claim this connection holds: a training run's (the trainer frees it
+        too when it ends) or a generation's or trace's running slot."""
+        claim, self.claim = self.claim, None
         if claim is None:
             return
         try:
-            await signals.release_training_async(self.redis, *claim)
+            await signals.release_claim_async(self.redis, *claim)
         except Exception:  # it expires on its own
-            logger.warning("could not release the training claim", exc_info=True)
+            logger.warning("could not release the %s claim", claim[0], exc_info=True)
 
     def new_request_id(self, request: GenerateRequest | TraceRequest) -> str:
         """The request's id (made here if absent), once the checks every request shares
@@ -208,24 +219,17 @@ class GenerationConsumer(AsyncJsonWebsocketConsumer):
         max_prompt_tokens: int,
         kind: str = "generate",
     ) -> None:
-        if not await signals.allow_request(self.redis, self.client_identity(), kind):
-            raise ClientError(
-                "rate_limited",
-                f"Too many {'traces' if kind == 'trace' else 'generations'} in the last "
-                "minute; wait a moment.",
-                request_id,
-            )
-        if await signals.live_workers(self.redis) == 0:
-            raise ClientError(
-                "no_worker",
-                "No model worker is running, so nothing can generate right now. "
-                "Ask whoever runs Glassbox to start one.",
-                request_id,
-            )
         # The stop flag is keyed by an id made here, never by the client's request id:
         # every lesson page numbers its requests from lesson-1, so those repeat across
         # students, and one student's stop must not reach another's run.
-        self.cancel_id = f"{kind}-{uuid.uuid4().hex}"
+        cancel_id = f"{kind}-{uuid.uuid4().hex}"
+        await self.claim_running_slot(cancel_id, request_id)
+        try:
+            await self.check_limits_and_workers(kind, request_id)
+        except BaseException:
+            await self.release_claim()
+            raise
+        self.cancel_id = cancel_id
         payload = request.model_dump(mode="json")
         payload.update(
             request_id=request_id,
@@ -238,9 +242,39 @@ class GenerationConsumer(AsyncJsonWebsocketConsumer):
         self.active_request, self.active_kind = request_id, kind
         self.active_since = self.last_event_at = time.monotonic()
         self.started = False
-        await sync_to_async(enqueue)(task, payload, self.channel_name)
+        try:
+            await sync_to_async(enqueue)(task, payload, self.channel_name)
+        except Exception:
+            self.finish()
+            await self.release_claim()
+            raise
         await self.send_json({"type": "queued", "request_id": request_id, "model": record.slug})
         self.watchdog = asyncio.create_task(self.watch(request_id))
+
+    async def claim_running_slot(self, token: str, request_id: str) -> None:
+        """One running generation or trace per student, across all their tabs, so that
+        nobody takes several places in a worker's batch. A client with no session or
+        login has only its address, which a whole class may share: it keeps to the one
+        request per connection that `new_request_id` enforces."""
+        if not has_own_identity(self.identity):
+            return
+        ttl = signals.running_claim_ttl_s()
+        if not await signals.claim(self.redis, "running", self.identity, token, ttl):
+            raise ClientError("busy", RUNNING_ELSEWHERE, request_id)
+        self.claim = ("running", self.identity, token)
+
+    async def check_limits_and_workers(self, kind: str, request_id: str) -> None:
+        """The per-minute limits (the student's, then the address's), then a live worker."""
+        refusal = await signals.allow_request(self.redis, kind, self.identity, self.address)
+        if refusal is not None:
+            raise ClientError("rate_limited", rate_sentence(kind, refusal), request_id)
+        if await signals.live_workers(self.redis) == 0:
+            raise ClientError(
+                "no_worker",
+                "No model worker is running, so nothing can generate right now. "
+                "Ask whoever runs Glassbox to start one.",
+                request_id,
+            )
 
     async def find_model(self, slug: str | None, request_id: str) -> LanguageModel:
         @sync_to_async
@@ -307,29 +341,12 @@ class GenerationConsumer(AsyncJsonWebsocketConsumer):
                 continue
             await signals.request_cancel_async(self.redis, self.cancel_id)
             self.finish()
-            await self.release_training()
+            await self.release_claim()
             await self.send_error(code, sentence, request_id)
             return
 
     async def send_error(self, code: str, message: str, request_id: str | None = None) -> None:
         await self.send_json(error_message(code, message, request_id))
-
-    def client_identity(self) -> str:
-        user = self.scope.get("user")
-        if user is not None and user.is_authenticated:
-            return f"user:{user.pk}"
-        client = self.scope.get("client") or ("unknown", 0)
-        return f"ip:{client[0]}"
-
-    def student_identity(self) -> str:
-        """Whose training run this is: the user, else the browser's session (every tab of
-        it; the lesson page makes sure there is one), else the address."""
-        user = self.scope.get("user")
-        if user is not None and user.is_authenticated:
-            return f"user:{user.pk}"
-        session = self.scope.get("session")
-        key = getattr(session, "session_key", None) if session is not None else None
-        return f"session:{key}" if key else self.client_identity()
 
     # -- channel-layer handlers -----------------------------------------------------------
     async def generation_batch(self, event: dict) -> None:
@@ -342,7 +359,19 @@ class GenerationConsumer(AsyncJsonWebsocketConsumer):
             if message["type"] in FINAL_TYPES:
                 self.finish()
                 # at once, so that a student who starts again right away is not refused
-                await self.release_training()
+                await self.release_claim()
+
+
+def rate_sentence(kind: str, refusal: signals.RateRefusal) -> str:
+    """Which per-minute limit refused the request, and when to try again."""
+    what = f"{refusal.limit} {'traces' if kind == 'trace' else 'generations'}"
+    wait = f"try again in {refusal.retry_after_s} second{'s' if refusal.retry_after_s > 1 else ''}"
+    if refusal.scope == "address":
+        return (
+            f"Your network address has sent {what} this minute, the most Glassbox takes "
+            f"from one address (everyone behind it together); {wait}."
+        )
+    return f"You have asked for {what} this minute, the most one student may; {wait}."
 
 
 @contextlib.contextmanager

@@ -5,6 +5,7 @@ from django.shortcuts import render
 
 from webapp.catalog.models import LanguageModel
 
+from .identity import ensure_session
 from .protocol import PROTOCOL_VERSION
 
 
@@ -26,9 +27,11 @@ def page_context() -> dict:
 
 
 def playground(request):
+    ensure_session(request)  # the websocket's limits know each browser by it
     return render(request, "playground/playground.html", page_context())
 
 
 def inside(request):
     """The developer page: one forward pass, taken apart (a `trace` over the websocket)."""
+    ensure_session(request)
     return render(request, "playground/inside.html", page_context())
