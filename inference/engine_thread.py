@@ -56,6 +56,17 @@ class Ticket:
             if isinstance(item, DoneEvent):
                 return
 
+    def poll(self, timeout: float) -> EngineEvent | None:
+        """The next event, or None if none came within `timeout` seconds (so that a caller
+        can check for a stop between events). Re-raises a failure of the engine's step."""
+        try:
+            item = self._outbox.get(timeout=timeout)
+        except queue.Empty:
+            return None
+        if isinstance(item, BaseException):
+            raise item
+        return item
+
     def cancel(self) -> None:
         self._owner.cancel(self.request_id)
 

@@ -251,7 +251,9 @@ class RunResult:
         return per_token_ms(self.first_elapsed_ms / 1000, self.last_elapsed_ms / 1000, self.n_steps)
 
 
-def generate_message(seed: int, tokens: int, model: str | None, request_id: str) -> dict:
+def generate_message(
+    seed: int, tokens: int, model: str | None, request_id: str, attention=ATTENTION
+) -> dict:
     message = {
         "type": "generate",
         "version": 1,
@@ -262,7 +264,7 @@ def generate_message(seed: int, tokens: int, model: str | None, request_id: str)
         "top_k": TOP_K,
         "seed": seed,
         "candidates": CANDIDATES,
-        "attention": ATTENTION,
+        "attention": attention,
     }
     if model is not None:
         message["model"] = model
@@ -473,7 +475,13 @@ class StartLine:
 
 async def concurrent_client(args, index: int, line: StartLine) -> RunResult:
     seed = CLIENT_SEED_BASE + index
-    message = generate_message(seed, args.client_tokens, args.model, f"bench-client-{index}")
+    message = generate_message(
+        seed,
+        args.client_tokens,
+        args.model,
+        f"bench-client-{index}",
+        "none" if args.clients_without_attention else ATTENTION,
+    )
     try:
         socket = await open_socket(args.url)
     except (OSError, TimeoutError, ConnectionError, websockets.WebSocketException) as exc:
@@ -716,6 +724,7 @@ def settings(args) -> dict[str, Any]:
         "max_new_tokens": args.tokens,
         "clients": args.clients,
         "client_max_new_tokens": args.client_tokens,
+        "client_attention": "none" if args.clients_without_attention else ATTENTION,
         "temperature": TEMPERATURE,
         "top_k": TOP_K,
         "candidates": CANDIDATES,
@@ -756,6 +765,11 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         type=float,
         default=120.0,
         help="seconds one generation may take, queueing included",
+    )
+    parser.add_argument(
+        "--clients-without-attention",
+        action="store_true",
+        help="the concurrent clients ask for no attention maps (what the capture costs)",
     )
     parser.add_argument("--out", type=Path, default=None, help="also write the JSON here")
     args = parser.parse_args(argv)

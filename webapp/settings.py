@@ -160,6 +160,11 @@ GLASSBOX = {
     # the worker's device and threads; DEVICE=cuda on a GPU machine
     "DEVICE": env_str("DEVICE", "cpu"),
     "TORCH_THREADS": env_int("TORCH_THREADS", 1),
+    # continuous batching (webapp/playground/engines.py): generations one worker process
+    # advances together (the rest wait in line, first come first served), and how many
+    # prompt tokens a step may prefill beyond the first new request (0 = no limit)
+    "BATCH_SIZE": env_int("GLASSBOX_BATCH_SIZE", 32),
+    "PREFILL_TOKENS_PER_STEP": env_int("GLASSBOX_PREFILL_TOKENS_PER_STEP", 0),
     # the largest model folder or upload accepted, and the memory a worker may fill with models
     "MAX_MODEL_MB": env_int("GLASSBOX_MAX_MODEL_MB", 1024),
     "WORKER_MEMORY_MB": env_int("GLASSBOX_WORKER_MEMORY_MB", 2048),

@@ -34,7 +34,7 @@ def stack(redis_server, models_dir):
     live = prepare_stack(TEST_TMP / "stack", f"redis://127.0.0.1:{REDIS_PORT}/1", models_dir)
     try:
         live.start_worker()
-        live.start_worker("trainer", queues="cpu")
+        live.start_worker("trainer")
         live.start_web()
         yield live
     finally:

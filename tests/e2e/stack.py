@@ -21,15 +21,33 @@ from tests.conftest import REPO, free_port
 VENV_BIN = Path(sys.executable).parent
 
 
+def procfile_command(process: str) -> list[str]:
+    """The Procfile's command for `process`, run from this virtual environment."""
+    line = next(
+        line
+        for line in (REPO / "Procfile").read_text().splitlines()
+        if line.startswith(f"{process}:")
+    )
+    command = shlex.split(line.removeprefix(f"{process}:"))
+    command[0] = str(VENV_BIN / Path(command[0]).name)
+    return command
+
+
 def daphne_command(port: int) -> list[str]:
     """The Procfile's web command, on another port: tests serve with production's flags."""
-    line = next(
-        line for line in (REPO / "Procfile").read_text().splitlines() if line.startswith("web:")
-    )
-    command = shlex.split(line.removeprefix("web:"))
-    command[0] = str(VENV_BIN / Path(command[0]).name)
+    command = procfile_command("web")
     command[command.index("-p") + 1] = str(port)
     return command
+
+
+def celery_command(process: str) -> list[str]:
+    """The Procfile's worker or trainer command (its queues and pool, so that tests run the
+    threads pool and batching engine that production runs), named for this test run."""
+    command = procfile_command(process)
+    if "-n" in command:  # the Procfile's own node name, and its value
+        at = command.index("-n")
+        del command[at : at + 2]
+    return [*command, "-n", f"{process}@%h", "--without-mingle", "--without-gossip"]
 
 
 @dataclass
@@ -60,29 +78,14 @@ class Stack:
             timeout=120,
         )
 
-    def start_worker(self, name: str = "worker", queues: str = "gpu") -> None:
-        """A Celery worker as the Procfile starts one: `worker` serves "gpu" (generations,
+    def start_worker(self, name: str = "worker") -> None:
+        """A Celery worker as the Procfile starts it: `worker` serves "gpu" (generations,
         traces), `trainer` serves "cpu" (lesson 13's training runs, model checks)."""
+        command = celery_command(name)
+        queues = command[command.index("-Q") + 1]
         log = open(self.root / f"{name}.log", "w")  # noqa: SIM115 (closed with the process)
         self.processes[name] = subprocess.Popen(
-            [
-                str(VENV_BIN / "celery"),
-                "-A",
-                "webapp",
-                "worker",
-                "-Q",
-                queues,
-                "-P",
-                "solo",
-                "-c",
-                "1",
-                "--loglevel",
-                "INFO",
-                "-n",
-                f"{name}@%h",
-                "--without-mingle",
-                "--without-gossip",
-            ],
+            command,
             cwd=REPO,
             env=self.env,
             stdout=log,

@@ -354,7 +354,9 @@ class GenerationConsumer(AsyncJsonWebsocketConsumer):
             if message.get("request_id") != self.active_request:
                 continue  # a late message from a generation this client already left
             self.last_event_at = time.monotonic()
-            self.started = True
+            # a `queued` from the worker is a place in the batch's line, not a start: the
+            # queue timeout still applies while the request waits for a row
+            self.started = self.started or message["type"] != "queued"
             await self.send_json(message)
             if message["type"] in FINAL_TYPES:
                 self.finish()

@@ -20,6 +20,7 @@ from inference import CheckpointError, LanguageModel, load_model
 from webapp.catalog.storage import bundle_sha256
 
 _lock = threading.Lock()
+_load_lock = threading.Lock()
 _loaded: OrderedDict[tuple[str, str], LanguageModel] = OrderedDict()
 
 
@@ -41,14 +42,30 @@ def model_bytes(lm: LanguageModel) -> int:
     return sum(p.numel() * p.element_size() for p in lm.model.parameters())
 
 
+def cache_key(path: str | Path, sha256: str = "") -> tuple[str, str]:
+    """What the cache (and the batching engines, engines.py) file a model under."""
+    return (str(Path(path).resolve()), sha256)
+
+
 def get_model(path: str | Path, sha256: str = "") -> LanguageModel:
-    """The model at `path` with checksum `sha256` (empty: skip the check), loaded once."""
+    """The model at `path` with checksum `sha256` (empty: skip the check), loaded once,
+    also when many worker threads ask for it at the same moment."""
     path = Path(path)
-    key = (str(path.resolve()), sha256)
+    key = cache_key(path, sha256)
     with _lock:
         if key in _loaded:
             _loaded.move_to_end(key)
             return _loaded[key]
+    with _load_lock:  # one load at a time: a second thread asking waits, then finds it
+        with _lock:
+            if key in _loaded:
+                _loaded.move_to_end(key)
+                return _loaded[key]
+        return _load(path, key, sha256)
+
+
+def _load(path: Path, key: tuple[str, str], sha256: str) -> LanguageModel:
+    """Check, load and file one model, dropping the least recently used over the budget."""
     if sha256 and bundle_sha256(path) != sha256:
         raise ModelChanged(
             f"the files of {path.name} changed since they were validated; re-validate it"

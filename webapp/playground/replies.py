@@ -1,7 +1,8 @@
 """How a worker talks back to a consumer: protocol messages over the channel layer.
 
-One event loop lives for the whole worker process, so the channel layer's Redis
-connections are reused from one request to the next. Messages are coalesced: a batch
+One event loop lives for the whole life of each worker thread (the worker runs its tasks
+on a pool of threads, and an event loop belongs to one thread), so the channel layer's
+Redis connections are reused from one request to the next. Messages are coalesced: a batch
 goes to the channel layer at most every COALESCE_S while messages come faster than
 that, so a fast model cannot flood the consumer; urgent ones go at once.
 """
@@ -9,6 +10,7 @@ that, so a fast model cannot flood the consumer; urgent ones go at once.
 from __future__ import annotations
 
 import asyncio
+import threading
 import time
 from collections.abc import Coroutine
 from typing import Any
@@ -17,15 +19,15 @@ from channels.exceptions import ChannelFull
 from channels.layers import get_channel_layer
 
 COALESCE_S = 0.03
-_loop: asyncio.AbstractEventLoop | None = None
+_thread = threading.local()
 
 
 def run_on_worker_loop(work: Coroutine) -> Any:
-    """Run a coroutine to its end on the worker's one long-lived event loop."""
-    global _loop
-    if _loop is None or _loop.is_closed():
-        _loop = asyncio.new_event_loop()
-    return _loop.run_until_complete(work)
+    """Run a coroutine to its end on this worker thread's long-lived event loop."""
+    loop = getattr(_thread, "loop", None)
+    if loop is None or loop.is_closed():
+        loop = _thread.loop = asyncio.new_event_loop()
+    return loop.run_until_complete(work)
 
 
 class BatchSender:
