@@ -127,7 +127,10 @@ CHANNEL_LAYERS = {
             # blocking receive and closes idle websockets (channels_redis issue 422)
             "hosts": [{"address": REDIS_URL, "socket_timeout": None}],
             # steps are coalesced by the worker; this is headroom for a burst, not a queue
-            "capacity": env_int("CHANNEL_CAPACITY", 500),
+            # consumers' channels are process-local ("specific.…!…"), and channels_redis
+            # keeps all of one Daphne process's in one Redis key and counts them together:
+            # the capacity is for every student on that process at once, not for one
+            "capacity": env_int("CHANNEL_CAPACITY", 20000),
             "expiry": 60,
         },
     }

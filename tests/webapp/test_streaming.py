@@ -66,7 +66,35 @@ def test_steps_are_coalesced_and_urgent_messages_flush():
     assert sum(len(b) for b in batches) == 7 and len(batches) < 7
 
 
-def test_a_full_channel_means_the_client_is_gone():
+def test_a_channel_full_for_a_moment_loses_nothing(monkeypatch):
+    monkeypatch.setattr(replies, "FULL_RETRY_S", 0.01)
+
+    class BusyLayer(RecordingLayer):
+        """Full for its first two sends (Daphne busy), then draining again."""
+
+        refusals = 2
+
+        async def send(self, channel, message):
+            if self.refusals:
+                self.refusals -= 1
+                raise ChannelFull()
+            self.sent.append(message)
+
+    layer = BusyLayer()
+    sender = make_sender(layer)
+
+    async def run():
+        await sender.add({"type": "prompt"}, urgent=True)
+        await sender.add({"type": "done"}, urgent=True)
+
+    asyncio.run(run())
+    assert not sender.client_gone
+    assert [m["type"] for batch in layer.sent for m in batch["messages"]] == ["prompt", "done"]
+
+
+def test_a_channel_that_stays_full_means_the_client_is_gone(monkeypatch):
+    monkeypatch.setattr(replies, "FULL_PATIENCE_S", 0.05)
+    monkeypatch.setattr(replies, "FULL_RETRY_S", 0.01)
     sender = make_sender(RecordingLayer(full_after=1))
 
     async def run():

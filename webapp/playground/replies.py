@@ -19,6 +19,8 @@ from channels.exceptions import ChannelFull
 from channels.layers import get_channel_layer
 
 COALESCE_S = 0.03
+FULL_PATIENCE_S = 2.0  # how long a full channel may stay full before the client is taken as gone
+FULL_RETRY_S = 0.05
 _thread = threading.local()
 
 
@@ -49,11 +51,17 @@ class BatchSender:
         if not self.pending or self.client_gone:
             return
         batch, self.pending = self.pending, []
-        try:
-            await self.layer.send(
-                self.reply_channel, {"type": "generation.batch", "messages": batch}
-            )
-        except ChannelFull:
-            # the consumer is not draining its channel: the client has gone
-            self.client_gone = True
+        message = {"type": "generation.batch", "messages": batch}
+        deadline = time.monotonic() + FULL_PATIENCE_S
+        while True:
+            try:
+                await self.layer.send(self.reply_channel, message)
+                break
+            except ChannelFull:
+                # Daphne is behind (a whole class streams at once) or the consumer is gone:
+                # wait a little for it to drain before taking the client as gone
+                if time.monotonic() > deadline:
+                    self.client_gone = True
+                    break
+                await asyncio.sleep(FULL_RETRY_S)
         self.last_sent = time.monotonic()
