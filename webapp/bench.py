@@ -12,7 +12,7 @@ client sees with the engine called directly in this process. Start the stack fir
 
 or by hand (Redis must already be running at REDIS_URL):
 
-    .venv/bin/celery -A webapp worker -Q gpu -P solo -c 1
+    .venv/bin/celery -A webapp worker -Q gpu -P threads -c 40
     GLASSBOX_RATE_LIMIT_PER_MINUTE=0 .venv/bin/daphne -b 127.0.0.1 -p 8000 webapp.asgi:application
 
 The benchmark sends about 50 generations in a few minutes from one IP, more than the
@@ -34,8 +34,9 @@ a fixed seed per run, every attention head of every layer, 10 candidates):
    both alike. Then the ratios stack / direct and the overhead per token (stack per-token
    p50 - direct per-token p50); the tokens of each seed are compared too (tokens_match);
 4. concurrency: --clients websockets open together and send one generation each at the
-   same moment (--client-tokens new tokens). One worker serves them one after another, so
-   time to first token grows with the queue; reported as p50/p95 across clients, with how
+   same moment (--client-tokens new tokens; --clients-without-attention asks them for no
+   attention maps). The worker batches them (GLASSBOX_BATCH_SIZE rows; the rest wait in
+   line); reported as p50/p95 across clients, with how
    many completed and the error codes of those that did not.
 
 The worker coalesces steps into batches every ~30 ms, so the client's per-token figure
@@ -596,6 +597,24 @@ def concurrency_summary(results: Sequence[RunResult], args) -> dict[str, Any]:
     }
 
 
+def class_throughput(results: Sequence[RunResult], stack: dict[str, Any]) -> dict[str, Any]:
+    """The class's tokens per second, per client and all together, and the whole against
+    one client alone in the same run (its sequential pace, 1000 / per-token p50)."""
+    completed = [r for r in results if r.completed]
+    wall = wall_ms(results)
+    tokens = sum(r.n_steps for r in completed)
+    aggregate = tokens / (wall / 1000) if wall else None
+    single_ms = stack["per_token_ms"]["p50"]
+    single = 1000 / single_ms if single_ms else None
+    per_client = [1000 / r.per_token_ms for r in completed if r.per_token_ms]
+    return {
+        "tokens_per_second_per_client": summarize(per_client),
+        "aggregate_tokens_per_second": rounded(aggregate, 1),
+        "single_client_tokens_per_second": rounded(single, 1),
+        "aggregate_vs_single_client": rounded(ratio(aggregate, single), 2),
+    }
+
+
 def wall_ms(results: Sequence[RunResult]) -> float | None:
     """From the first send to the last finish, across clients."""
     sent = [r.sent_at for r in results if r.sent_at]
@@ -692,6 +711,8 @@ def report(args, started, engine, warm, stack_results, direct_results, conc_resu
     direct = direct_summary(direct_results, stack_results) if engine is not None else None
     comp = comparison(stack, direct)
     conc = concurrency_summary(conc_results, args) if conc_results else None
+    if conc is not None:
+        conc.update(class_throughput(conc_results, stack))
     notes = list(NOTES)
     every_error = [r.error for r in [*warm, *stack_results, *conc_results]]
     if "rate_limited" in every_error:

@@ -10,6 +10,7 @@ import pytest
 from webapp.bench import (
     RunResult,
     at_most,
+    class_throughput,
     comparison,
     count_errors,
     is_loopback,
@@ -134,3 +135,34 @@ def test_record_message_ends_on_an_error():
     result = RunResult(seed=1)
     assert record_message(result, {"type": "error", "code": "rate_limited"}, 1.0)
     assert not result.completed and result.error == "rate_limited"
+
+
+def test_the_class_throughput_is_all_tokens_over_the_wall_time_against_one_client():
+    # two clients, 10 tokens each, sent at t=1 and t=1.5, done at t=3 and t=5: 20 tokens
+    # in 4 s = 5 tok/s; one client alone paced at 100 ms a token = 10 tok/s
+    clients = [
+        RunResult(
+            seed=1,
+            sent_at=1.0,
+            first_step_at=1.1,
+            last_step_at=2.9,
+            finished_at=3.0,
+            n_steps=10,
+            done={"type": "done"},
+        ),
+        RunResult(
+            seed=2,
+            sent_at=1.5,
+            first_step_at=1.6,
+            last_step_at=4.3,
+            finished_at=5.0,
+            n_steps=10,
+            done={"type": "done"},
+        ),
+        RunResult(seed=3, sent_at=1.0, error="rate_limited"),
+    ]
+    figures = class_throughput(clients, {"per_token_ms": {"p50": 100.0}})
+    assert figures["aggregate_tokens_per_second"] == pytest.approx(5.0)
+    assert figures["single_client_tokens_per_second"] == pytest.approx(10.0)
+    assert figures["aggregate_vs_single_client"] == pytest.approx(0.5)
+    assert figures["tokens_per_second_per_client"]["n"] == 2
