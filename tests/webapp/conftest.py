@@ -1,8 +1,19 @@
-"""Fixtures for the web app: a clean Redis, a private models folder, registry records."""
+"""Fixtures for the web app: an empty model cache, a clean Redis, a private models folder,
+registry records."""
 
 from __future__ import annotations
 
 import pytest
+
+
+@pytest.fixture(autouse=True)
+def fresh_model_cache():
+    """Every test starts and ends with no model loaded in this process's worker cache."""
+    from webapp.playground import model_cache
+
+    model_cache.clear()
+    yield
+    model_cache.clear()
 
 
 @pytest.fixture

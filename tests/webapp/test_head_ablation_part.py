@@ -9,10 +9,11 @@ import torch
 
 import inference
 from tests.factories import make_bundle
+from tests.webapp.worker_requests import trace_request
 from webapp.catalog.storage import bundle_sha256
 from webapp.playground import model_cache
 from webapp.playground.protocol import ClientError, parse_client_message
-from webapp.playground.trace_protocol import TraceRequest, decode_tensor
+from webapp.playground.trace_protocol import decode_tensor
 from webapp.playground.tracing import trace_reply
 
 CONFIG = inference.GPTConfig(vocab_size=257, block_size=32, n_layer=2, n_head=3, n_embd=24)
@@ -24,13 +25,6 @@ def bundle(tmp_path_factory):
     return make_bundle(tmp_path_factory.mktemp("ablation") / "m", seed=5, config=CONFIG)
 
 
-@pytest.fixture(autouse=True)
-def empty_cache():
-    model_cache.clear()
-    yield
-    model_cache.clear()
-
-
 @pytest.fixture
 def lm(bundle):
     return model_cache.get_model(bundle, bundle_sha256(bundle))
@@ -38,16 +32,7 @@ def lm(bundle):
 
 def request_for(bundle, **fields) -> dict:
     """A trace request as the consumer hands it to the worker."""
-    request = TraceRequest.model_validate({"type": "trace", "prompt": PROMPT, **fields})
-    payload = request.model_dump(mode="json")
-    payload.update(
-        request_id="t-1",
-        model="tiny",
-        model_path=str(bundle),
-        model_sha256=bundle_sha256(bundle),
-        max_prompt_tokens=CONFIG.block_size,
-    )
-    return payload
+    return trace_request(bundle, PROMPT, CONFIG.block_size, request_id="t-1", **fields)
 
 
 def log_p(lm, ids, target, heads=()):

@@ -8,6 +8,7 @@ from pydantic import ValidationError
 
 import inference
 from tests.factories import make_bundle
+from tests.webapp.worker_requests import trace_request
 from webapp.catalog.storage import bundle_sha256
 from webapp.playground import model_cache
 from webapp.playground.protocol import ClientError
@@ -23,13 +24,6 @@ def bundle(tmp_path_factory):
     return make_bundle(tmp_path_factory.mktemp("kv") / "m", seed=5, config=CONFIG)
 
 
-@pytest.fixture(autouse=True)
-def empty_cache():
-    model_cache.clear()
-    yield
-    model_cache.clear()
-
-
 @pytest.fixture
 def lm(bundle):
     return model_cache.get_model(bundle, bundle_sha256(bundle))
@@ -37,16 +31,7 @@ def lm(bundle):
 
 def request_for(bundle, **fields) -> dict:
     """A trace request as the consumer hands it to the worker."""
-    request = TraceRequest.model_validate({"type": "trace", "prompt": PROMPT, **fields})
-    payload = request.model_dump(mode="json")
-    payload.update(
-        request_id="t-kv",
-        model="tiny",
-        model_path=str(bundle),
-        model_sha256=bundle_sha256(bundle),
-        max_prompt_tokens=CONFIG.block_size,
-    )
-    return payload
+    return trace_request(bundle, PROMPT, CONFIG.block_size, request_id="t-kv", **fields)
 
 
 def engine_greedy(lm, ids, n):

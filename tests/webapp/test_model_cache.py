@@ -10,13 +10,6 @@ from webapp.catalog.storage import bundle_sha256
 from webapp.playground import model_cache
 
 
-@pytest.fixture(autouse=True)
-def empty_cache():
-    model_cache.clear()
-    yield
-    model_cache.clear()
-
-
 def logits(lm):
     return lm.trace(lm.tokenizer.encode("hello")).logits
 

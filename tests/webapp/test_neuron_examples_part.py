@@ -10,8 +10,7 @@ from pydantic import ValidationError
 import inference
 from inference.neuron_examples import EXAMPLES_FILE, build_examples, file_sha256, save_examples
 from tests.factories import make_bundle
-from webapp.catalog.storage import bundle_sha256
-from webapp.playground import model_cache
+from tests.webapp.worker_requests import trace_request
 from webapp.playground.protocol import ClientError, parse_client_message
 from webapp.playground.trace_protocol import TraceRequest, decode_tensor
 from webapp.playground.tracing import trace_reply
@@ -43,24 +42,9 @@ def shipping(tmp_path_factory):
     return path
 
 
-@pytest.fixture(autouse=True)
-def empty_cache():
-    model_cache.clear()
-    yield
-    model_cache.clear()
-
-
 def request_for(bundle, **fields) -> dict:
-    request = TraceRequest.model_validate({"type": "trace", "prompt": PROMPT, **fields})
-    payload = request.model_dump(mode="json")
-    payload.update(
-        request_id="t-1",
-        model="tiny",
-        model_path=str(bundle),
-        model_sha256=bundle_sha256(bundle),
-        max_prompt_tokens=CONFIG.block_size,
-    )
-    return payload
+    """A trace request as the consumer hands it to the worker."""
+    return trace_request(bundle, PROMPT, CONFIG.block_size, request_id="t-1", **fields)
 
 
 def test_the_part_returns_the_files_examples_with_their_token_texts(shipping):

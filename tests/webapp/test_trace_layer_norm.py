@@ -11,9 +11,10 @@ import torch
 
 import inference
 from tests.factories import byte_tokenizer
+from tests.webapp.worker_requests import trace_request
 from webapp.catalog.storage import bundle_sha256
 from webapp.playground import model_cache
-from webapp.playground.trace_protocol import TraceRequest, decode_tensor
+from webapp.playground.trace_protocol import decode_tensor
 from webapp.playground.tracing import trace_reply
 
 CONFIG = inference.GPTConfig(
@@ -38,24 +39,9 @@ def bundle(tmp_path_factory):
     return bundle_with_learned_norms(tmp_path_factory.mktemp("ln") / "m", CONFIG, seed=5)
 
 
-@pytest.fixture(autouse=True)
-def empty_cache():
-    model_cache.clear()
-    yield
-    model_cache.clear()
-
-
 def traced(bundle, **fields) -> dict:
     """The worker's reply to a trace request for `bundle`."""
-    request = TraceRequest.model_validate({"type": "trace", "prompt": PROMPT, **fields})
-    payload = request.model_dump(mode="json")
-    payload.update(
-        request_id="t-ln",
-        model="tiny",
-        model_path=str(bundle),
-        model_sha256=bundle_sha256(bundle),
-        max_prompt_tokens=32,
-    )
+    payload = trace_request(bundle, PROMPT, 32, request_id="t-ln", **fields)
     return trace_reply(payload)
 
 

@@ -13,11 +13,12 @@ import inference
 from inference.bigram import bigram_counts
 from inference.bigram_table import TABLE_FILE, bigram_table, save_bigram_table
 from tests.factories import make_bundle
+from tests.webapp.worker_requests import trace_request
 from webapp.catalog.storage import bundle_sha256
 from webapp.playground import model_cache
 from webapp.playground.protocol import ClientError
 from webapp.playground.table_parts import NO_BIGRAM_SENTENCE
-from webapp.playground.trace_protocol import TRACE_PARTS, TraceRequest, decode_tensor
+from webapp.playground.trace_protocol import TRACE_PARTS, decode_tensor
 from webapp.playground.tracing import trace_reply
 
 CONFIG = inference.GPTConfig(vocab_size=257, block_size=32, n_layer=2, n_head=2, n_embd=16)
@@ -41,13 +42,6 @@ def bundle_with_bigram(tmp_path_factory):
     return path
 
 
-@pytest.fixture(autouse=True)
-def empty_cache():
-    model_cache.clear()
-    yield
-    model_cache.clear()
-
-
 @pytest.fixture
 def lm(bundle):
     return model_cache.get_model(bundle, bundle_sha256(bundle))
@@ -55,16 +49,7 @@ def lm(bundle):
 
 def request_for(bundle, **fields) -> dict:
     """A trace request as the consumer hands it to the worker."""
-    request = TraceRequest.model_validate({"type": "trace", "prompt": PROMPT, **fields})
-    payload = request.model_dump(mode="json")
-    payload.update(
-        request_id="t-1",
-        model="tiny",
-        model_path=str(bundle),
-        model_sha256=bundle_sha256(bundle),
-        max_prompt_tokens=CONFIG.block_size,
-    )
-    return payload
+    return trace_request(bundle, PROMPT, CONFIG.block_size, request_id="t-1", **fields)
 
 
 def test_every_part_arrives_with_the_engine_s_numbers(bundle, lm):
