@@ -6,28 +6,17 @@ Redis (channel layer, heartbeats, rate limits); no worker is needed to refuse a 
 
 from __future__ import annotations
 
-import base64
-import json
-
 import pytest
 from channels.testing import WebsocketCommunicator
 
 from tests.webapp.conftest import ready_record
+from tests.webapp.websocket_clients import all_tasks
 from webapp.asgi import application
 from webapp.catalog.models import LanguageModel
 from webapp.playground import signals
 
 pytestmark = [pytest.mark.django_db(transaction=True)]
 ORIGIN = (b"origin", b"http://127.0.0.1:8000")
-
-
-def queued_tasks(redis_client, queue: str = "gpu") -> list[dict]:
-    """The kwargs of every task the consumer published on `queue` (Celery's Redis format),
-    oldest first; they are taken off the queue."""
-    tasks = []
-    while (raw := redis_client.rpop(queue)) is not None:
-        tasks.append(json.loads(base64.b64decode(json.loads(raw)["body"]))[1])
-    return tasks
 
 
 @pytest.fixture
@@ -192,7 +181,7 @@ async def test_a_second_request_while_one_runs_is_refused(ws, live_worker):
 
 async def test_stop_sets_the_cancel_flag_for_the_task(ws, live_worker):
     await ask(ws, generate(request_id="r9"))
-    [task] = queued_tasks(live_worker)
+    [task] = all_tasks(live_worker, "gpu")
     cancel_id = task["request"]["cancel_id"]
     assert task["request"]["request_id"] == "r9" and cancel_id != "r9"
     await ws.send_json_to({"type": "stop"})
@@ -212,7 +201,7 @@ async def test_one_client_s_stop_never_reaches_another_s_run_of_the_same_id(
         await communicator.receive_json_from()
         assert (await ask(communicator, generate(request_id="lesson-1")))["type"] == "queued"
         clients.append(communicator)
-    first, second = (task["request"]["cancel_id"] for task in queued_tasks(redis_client))
+    first, second = (task["request"]["cancel_id"] for task in all_tasks(redis_client, "gpu"))
     await clients[0].send_json_to({"type": "stop"})
     await clients[0].receive_nothing(timeout=0.3)
     assert signals.is_cancelled(redis_client, first)
@@ -228,7 +217,7 @@ async def test_closing_the_socket_cancels_the_generation(redis_client, model_rec
     await communicator.receive_json_from()
     await communicator.send_json_to(generate(request_id="leaver"))
     assert (await communicator.receive_json_from())["type"] == "queued"
-    [task] = queued_tasks(redis_client)
+    [task] = all_tasks(redis_client, "gpu")
     await communicator.disconnect()
     assert signals.is_cancelled(redis_client, task["request"]["cancel_id"])
 

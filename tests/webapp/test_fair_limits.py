@@ -10,22 +10,15 @@ the channel layer, the path a worker's replies take.
 
 from __future__ import annotations
 
-import base64
-import json
-
 import pytest
-from asgiref.sync import sync_to_async
 from channels.layers import get_channel_layer
-from channels.testing import WebsocketCommunicator
-from django.contrib.sessions.backends.db import SessionStore
 
 from tests.webapp.conftest import ready_record
-from webapp.asgi import application
+from tests.webapp.websocket_clients import ask, connect, logged_in_session, new_session, newest_task
 from webapp.playground import signals
 from webapp.playground.consumers import RUNNING_ELSEWHERE
 
 pytestmark = [pytest.mark.django_db(transaction=True)]
-ORIGIN = (b"origin", b"http://127.0.0.1:8000")
 
 
 @pytest.fixture
@@ -57,41 +50,6 @@ def limits(settings):
     return apply
 
 
-@sync_to_async
-def new_session() -> str:
-    session = SessionStore()
-    session.save()
-    return session.session_key
-
-
-@sync_to_async
-def logged_in_session(username: str) -> str:
-    """A session key of `username`, logged in (as a browser of theirs would hold)."""
-    from django.contrib.auth import get_user_model
-    from django.test import Client
-
-    user, _ = get_user_model().objects.get_or_create(username=username)
-    browser = Client()
-    browser.force_login(user)
-    return browser.cookies["sessionid"].value
-
-
-async def connect(session_key: str | None = None) -> WebsocketCommunicator:
-    headers = [ORIGIN]
-    if session_key:
-        headers.append((b"cookie", f"sessionid={session_key}".encode()))
-    communicator = WebsocketCommunicator(application, "/ws/generate/", headers=headers)
-    connected, _ = await communicator.connect()
-    assert connected
-    assert (await communicator.receive_json_from())["type"] == "hello"
-    return communicator
-
-
-async def ask(ws, message: dict) -> dict:
-    await ws.send_json_to(message)
-    return await ws.receive_json_from(timeout=5)
-
-
 def generate(request_id: str) -> dict:
     return {"type": "generate", "prompt": "To be", "request_id": request_id}
 
@@ -100,18 +58,11 @@ def trace(request_id: str) -> dict:
     return {"type": "trace", "prompt": "To be", "request_id": request_id}
 
 
-def take_task(redis_client) -> dict:
-    """The last task the consumer queued on `gpu`, taken off the queue."""
-    raw = redis_client.lpop("gpu")
-    assert raw is not None, "nothing was queued"
-    return json.loads(base64.b64decode(json.loads(raw)["body"]))[1]
-
-
 async def finish(ws, redis_client, request_id: str) -> None:
     """Answer the queued request with the worker's `done`, as a worker would (and beat,
     as it does, so that a long test never outlives the heartbeat)."""
     signals.beat(redis_client, "test-worker")
-    task = take_task(redis_client)
+    task = newest_task(redis_client, "gpu")
     assert task["request"]["request_id"] == request_id
     done = {"type": "done", "request_id": request_id, "finish_reason": "length"}
     await get_channel_layer().send(
@@ -272,7 +223,7 @@ async def test_one_running_request_per_student_across_tabs(worker):
     # a classmate is not held up
     other = await connect(await new_session())
     assert (await ask(other, generate("lesson-1")))["type"] == "queued"
-    take_task(worker)  # the classmate's
+    newest_task(worker, "gpu")  # the classmate's
     # the slot is free as soon as the first tab's request is done
     await finish(first, worker, "lesson-1")
     assert (await ask(second, generate("lesson-4")))["type"] == "queued"
@@ -286,7 +237,7 @@ async def test_closing_the_tab_frees_the_slot(worker):
     key = await new_session()
     first, second = await connect(key), await connect(key)
     assert (await ask(first, generate("g1")))["type"] == "queued"
-    task = take_task(worker)
+    task = newest_task(worker, "gpu")
     assert (await ask(second, generate("g2")))["code"] == "busy"
     await first.disconnect()
     assert signals.is_cancelled(worker, task["request"]["cancel_id"])

@@ -8,23 +8,16 @@ consumer) is the one production uses, minus the Celery worker process.
 
 from __future__ import annotations
 
-import base64
-import json
-
 import pytest
-from asgiref.sync import sync_to_async
-from channels.testing import WebsocketCommunicator
-from django.contrib.sessions.backends.db import SessionStore
 
 from inference import mini_training
 from tests.webapp.conftest import ready_record
-from webapp.asgi import application
+from tests.webapp.websocket_clients import ask, connect, logged_in_session, new_session, newest_task
 from webapp.playground import protocol, signals
 from webapp.playground.consumers import TRAINING_RUNNING
 from webapp.playground.training import stream_training
 
 pytestmark = [pytest.mark.django_db(transaction=True)]
-ORIGIN = (b"origin", b"http://127.0.0.1:8000")
 
 
 @pytest.fixture
@@ -39,45 +32,13 @@ def trainer(redis_client, model_record):
     return redis_client
 
 
-@sync_to_async
-def new_session() -> str:
-    """The key of a fresh Django session, as a lesson page gives every browser."""
-    session = SessionStore()
-    session.save()
-    return session.session_key
-
-
 @pytest.fixture
 async def session_key(db):
     return await new_session()
 
 
-async def connect(session_key: str | None = None) -> WebsocketCommunicator:
-    headers = [ORIGIN]
-    if session_key:
-        headers.append((b"cookie", f"sessionid={session_key}".encode()))
-    communicator = WebsocketCommunicator(application, "/ws/generate/", headers=headers)
-    connected, _ = await communicator.connect()
-    assert connected
-    assert (await communicator.receive_json_from())["type"] == "hello"
-    return communicator
-
-
-async def ask(ws, message: dict) -> dict:
-    await ws.send_json_to(message)
-    return await ws.receive_json_from(timeout=5)
-
-
 def train(**fields) -> dict:
     return {"type": "train", **fields}
-
-
-def queued_task(redis_client, queue: str = "cpu") -> dict:
-    """The kwargs of the last task the consumer published on `queue` (Celery's Redis format)."""
-    raw = redis_client.lpop(queue)
-    assert raw is not None, f"nothing was queued on {queue!r}"
-    body = json.loads(base64.b64decode(json.loads(raw)["body"]))
-    return body[1]
 
 
 def test_the_web_process_checks_the_trainers_own_bounds():
@@ -127,7 +88,7 @@ async def test_a_run_goes_to_the_cpu_queue_with_the_students_identity(trainer, s
     ws = await connect(session_key)
     reply = await ask(ws, train(request_id="r1", steps=40, seed=7))
     assert reply == {"type": "queued", "request_id": "r1", "model": None}
-    task = queued_task(trainer, "cpu")
+    task = newest_task(trainer, "cpu")
     assert task["request"]["identity"] == f"session:{session_key}"
     assert (task["request"]["steps"], task["request"]["seed"]) == (40, 7)
     assert trainer.llen("gpu") == 0
@@ -159,7 +120,7 @@ async def test_a_second_run_from_the_same_browser_is_refused_while_one_runs(trai
 async def test_stop_cancels_the_run_and_closing_the_tab_frees_the_claim(trainer, session_key):
     ws = await connect(session_key)
     await ask(ws, train(request_id="s1"))
-    cancel_id = queued_task(trainer)["request"]["cancel_id"]
+    cancel_id = newest_task(trainer, "cpu")["request"]["cancel_id"]
     await ws.send_json_to({"type": "stop"})
     await ws.receive_nothing(timeout=0.3)
     assert signals.is_cancelled(trainer, cancel_id)
@@ -174,7 +135,7 @@ async def test_a_run_streams_to_the_end_and_then_the_student_may_start_another(
 ):
     ws = await connect(session_key)
     await ask(ws, train(request_id="live", steps=20, size="tiny"))
-    task = queued_task(trainer)
+    task = newest_task(trainer, "cpu")
     await stream_training(task["request"], task["reply_channel"])
     messages = []
     while not messages or messages[-1]["type"] != "train_done":
@@ -198,7 +159,7 @@ async def test_a_run_stopped_while_it_waited_ends_at_once(trainer, session_key):
     await ask(ws, train(request_id="early"))
     await ws.send_json_to({"type": "stop"})
     await ws.receive_nothing(timeout=0.2)
-    task = queued_task(trainer)
+    task = newest_task(trainer, "cpu")
     await stream_training(task["request"], task["reply_channel"])
     done = await ws.receive_json_from(timeout=5)
     assert (done["type"], done["finish_reason"], done["steps"]) == ("train_done", "cancelled", 0)
@@ -210,26 +171,14 @@ async def test_one_students_stop_never_reaches_another_students_run_of_the_same_
     alice, bob = await connect(await new_session()), await connect(await new_session())
     for ws in (alice, bob):
         assert (await ask(ws, train(request_id="lesson-2")))["type"] == "queued"
-    bobs = queued_task(trainer)["request"]["cancel_id"]  # LPUSH: the last one queued
-    alices = queued_task(trainer)["request"]["cancel_id"]
+    bobs = newest_task(trainer, "cpu")["request"]["cancel_id"]  # LPUSH: the last one queued
+    alices = newest_task(trainer, "cpu")["request"]["cancel_id"]
     await alice.send_json_to({"type": "stop"})
     await alice.receive_nothing(timeout=0.3)
     assert signals.is_cancelled(trainer, alices)
     assert not signals.is_cancelled(trainer, bobs)
     for ws in (alice, bob):
         await ws.disconnect()
-
-
-@sync_to_async
-def logged_in_session(username: str) -> str:
-    """A session key of `username`, logged in (as a browser of theirs would hold)."""
-    from django.contrib.auth import get_user_model
-    from django.test import Client
-
-    user, _ = get_user_model().objects.get_or_create(username=username)
-    browser = Client()
-    browser.force_login(user)
-    return browser.cookies["sessionid"].value
 
 
 async def test_a_logged_in_student_is_one_student_in_every_browser(trainer):
