@@ -19,7 +19,6 @@ small differences. `--quick` makes a run small enough for a test.
 from __future__ import annotations
 
 import argparse
-import json
 import statistics
 import sys
 import time
@@ -29,6 +28,7 @@ from typing import Any
 import torch
 
 from .batching import BatchEngine, BatchRequest
+from .bench import print_report
 from .checkpoint import CheckpointError, load_model
 from .generate import StepEvent, generate
 from .lm import LanguageModel
@@ -199,10 +199,7 @@ def main(argv: list[str] | None = None) -> int:
     except CheckpointError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    text = json.dumps(result, indent=2)
-    print(text)
-    if args.out:
-        Path(args.out).write_text(text + "\n", encoding="utf-8")
+    print_report(result, args.out)
     return 0
 
 

@@ -582,11 +582,16 @@ def main(argv: list[str] | None = None) -> int:
     except CheckpointError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    print_report(result, args.out)
+    return 0
+
+
+def print_report(result: dict, out: str | Path | None) -> None:
+    """A benchmark's JSON on standard output and, with `out`, in that file too."""
     text = json.dumps(result, indent=2)
     print(text)
-    if args.out:
-        Path(args.out).write_text(text + "\n", encoding="utf-8")
-    return 0
+    if out:
+        Path(out).write_text(text + "\n", encoding="utf-8")
 
 
 if __name__ == "__main__":

@@ -822,13 +822,19 @@ def check_args(parser: argparse.ArgumentParser, args: argparse.Namespace) -> Non
         )
 
 
+def print_report(result: dict[str, Any], out: Path | None) -> None:
+    """The benchmark's JSON on standard output and, with `out`, in that file too (torch-free,
+    unlike inference.bench's, so that the stack benchmarks start fast)."""
+    text = json.dumps(result, indent=2)
+    print(text)
+    if out is not None:
+        out.write_text(text + "\n")
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
     result = asyncio.run(bench(args))
-    text = json.dumps(result, indent=2)
-    print(text)
-    if args.out is not None:
-        args.out.write_text(text + "\n")
+    print_report(result, args.out)
     return 1 if "error" in result else 0
 
 

@@ -53,6 +53,7 @@ from webapp.bench import (
     generate_once,
     is_loopback,
     open_socket,
+    print_report,
     ratio,
     rounded,
     summarize,
@@ -251,10 +252,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
     result = asyncio.run(bench(args))
-    text = json.dumps(result, indent=2)
-    print(text)
-    if args.out is not None:
-        args.out.write_text(text + "\n")
+    print_report(result, args.out)
     return 1 if "error" in result else 0
 
 
