@@ -15,6 +15,8 @@ import torch
 from inference import Intervention, Steering, steering_vector_from_prompts
 from tests.conftest import REPO
 
+from .widget_pages import open_lesson_page, wait_for_widget
+
 pytestmark = pytest.mark.slow
 OUTPUT = REPO / "test-output"
 ROOT = 'figure.widget[data-widget="ablation-steering"]'
@@ -22,29 +24,14 @@ FLOAT16 = 2e-3  # the grid travels as float16: |Δ| < 1 keeps 3 decimals
 
 
 def open_widget(stack, browser, width: int = 1366):
-    page = browser.new_page(viewport={"width": width, "height": 900})
-    errors: list[str] = []
-    page.on("pageerror", lambda exc: errors.append(str(exc)))
-    page.goto(f"{stack.http_url}/lessons/looking-inside/")
+    page, errors = open_lesson_page(stack, browser, "looking-inside", width)
     wait_until(page, "draws >= 1 && f.lastTrace")
     return page, errors
 
 
 def wait_until(page, condition: str) -> None:
-    """Until `condition` holds, with `f` the figure and `draws` its count; a server error
-    shown in the widget fails at once with its sentence."""
-    page.wait_for_function(
-        f"""(root) => {{
-            const f = document.querySelector(root);
-            if (!f) return false;
-            const failed = f.querySelector('.widget-status[data-state="error"]');
-            if (failed) throw new Error(failed.textContent);
-            const draws = Number(f.dataset.draws || 0);
-            return Boolean({condition});
-        }}""",
-        arg=ROOT,
-        timeout=60_000,
-    )
+    """Until `condition` holds, with `f` the figure and `draws` its count."""
+    wait_for_widget(page, ROOT, condition)
 
 
 def draws(page) -> int:

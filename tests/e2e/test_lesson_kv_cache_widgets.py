@@ -12,6 +12,8 @@ import torch
 
 from tests.conftest import REPO
 
+from .widget_pages import open_lesson_page, wait_for_widget
+
 pytestmark = pytest.mark.slow
 OUTPUT = REPO / "test-output"
 ROOT = 'figure.widget[data-widget="kv-cache"]'
@@ -20,10 +22,7 @@ DEFAULT_TOKENS = 32
 
 
 def open_widget(stack, browser, width: int = 1366):
-    page = browser.new_page(viewport={"width": width, "height": 900})
-    errors: list[str] = []
-    page.on("pageerror", lambda exc: errors.append(str(exc)))
-    page.goto(f"{stack.http_url}/lessons/making-it-fast/")
+    page, errors = open_lesson_page(stack, browser, "making-it-fast", width)
     wait_until(page, "draws >= 1 && quant")
     return page, errors
 
@@ -31,18 +30,12 @@ def open_widget(stack, browser, width: int = 1366):
 def wait_until(page, condition: str) -> None:
     """Until `condition` holds (`draws`, `kv` = the last kv_cache reply, `quant` = the
     quantization panel complete); an error shown in the widget fails with its sentence."""
-    page.wait_for_function(
-        f"""(root) => {{
-            const f = document.querySelector(root);
-            if (!f) return false;
-            const failed = f.querySelector('.widget-status[data-state="error"]');
-            if (failed) throw new Error(failed.textContent);
-            const draws = Number(f.dataset.draws || 0);
-            const kv = f.lastTrace ? f.lastTrace.raw.kv_cache : null;
-            const quant = f.querySelector('.kv-precisions[data-state="drawn"]') !== null;
-            return Boolean(kv) && ({condition});
-        }}""",
-        arg=ROOT,
+    wait_for_widget(
+        page,
+        ROOT,
+        f"kv && ({condition})",
+        names="""const kv = f.lastTrace ? f.lastTrace.raw.kv_cache : null;
+            const quant = f.querySelector('.kv-precisions[data-state="drawn"]') !== null;""",
         timeout=90_000,
     )
 

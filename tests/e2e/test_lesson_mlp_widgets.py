@@ -6,7 +6,6 @@ the neuron list, the token chips and the text box from the keyboard."""
 
 from __future__ import annotations
 
-import base64
 import json
 
 import numpy as np
@@ -15,15 +14,11 @@ import pytest
 from inference.neuron_examples import load_beside
 from tests.conftest import REPO
 
+from .widget_pages import open_lesson_page, tensor_of, wait_for_widget
+
 pytestmark = pytest.mark.slow
 OUTPUT = REPO / "test-output"
 ROOT = 'figure.widget[data-widget="neuron-microscope"]'
-
-
-def tensor(payload) -> np.ndarray:
-    dtype = "<f2" if payload["dtype"] == "float16" else "<f4"
-    data = np.frombuffer(base64.b64decode(payload["data"]), dtype=dtype)
-    return data.reshape(payload["shape"]).astype(np.float64)
 
 
 def gelu(x: np.ndarray) -> np.ndarray:
@@ -31,27 +26,12 @@ def gelu(x: np.ndarray) -> np.ndarray:
 
 
 def wait_until(page, condition: str) -> None:
-    """Until `condition` holds, with `f` the figure and `draws` its count; a server error
-    shown in the widget fails at once with its sentence."""
-    page.wait_for_function(
-        f"""(root) => {{
-            const f = document.querySelector(root);
-            if (!f) return false;
-            const failed = f.querySelector('.widget-status[data-state="error"]');
-            if (failed) throw new Error(failed.textContent);
-            const draws = Number(f.dataset.draws || 0);
-            return Boolean(f.lastTrace) && ({condition});
-        }}""",
-        arg=ROOT,
-        timeout=60_000,
-    )
+    """Until `condition` holds, with `f` the figure and `draws` its count."""
+    wait_for_widget(page, ROOT, f"f.lastTrace && ({condition})")
 
 
 def open_widget(stack, browser, width: int = 1366):
-    page = browser.new_page(viewport={"width": width, "height": 900})
-    errors: list[str] = []
-    page.on("pageerror", lambda exc: errors.append(str(exc)))
-    page.goto(f"{stack.http_url}/lessons/mlp/")
+    page, errors = open_lesson_page(stack, browser, "mlp", width)
     wait_until(
         page, "draws >= 1 && f.dataset.examplesFor === `${f.dataset.layer}:${f.dataset.neuron}`"
     )
@@ -76,8 +56,8 @@ def check_histograms_and_top(page, bundled_lm) -> dict:
     layer, position = figure_int(page, "layer"), figure_int(page, "position")
     dims = message["dims"]
     assert message["layers"] == [layer]
-    pre = tensor(message["tensors"]["mlp_pre"])  # (1, T, 4C)
-    post = tensor(message["tensors"]["mlp_post"])
+    pre = tensor_of(message["tensors"]["mlp_pre"])  # (1, T, 4C)
+    post = tensor_of(message["tensors"]["mlp_post"])
     n_tokens = len(message["tokens"])
     assert pre.shape == post.shape == (1, n_tokens, dims["mlp_width"])
     # the reply is the bundled model's own MLP: recomputed here, and GELU of its own input
@@ -165,7 +145,7 @@ def test_the_microscope_draws_the_real_mlp_and_works_from_the_keyboard(stack, br
     assert page.evaluate("document.activeElement.dataset.neuron") == str(second)
     check_examples(page, stored, first["layer"], second)
     title = page.locator(f"{ROOT} .nm-neuron-box .nm-heading").first.inner_text()
-    pre_value = tensor(message["tensors"]["mlp_pre"])[0, first["position"], second]
+    pre_value = tensor_of(message["tensors"]["mlp_pre"])[0, first["position"], second]
     assert f"Neuron #{second} of layer {first['layer']}" in title
     printed = title.split(":")[1].split("before")[0].strip().replace("−", "-")
     assert float(printed) == pytest.approx(pre_value, abs=5e-4 + 1e-9)

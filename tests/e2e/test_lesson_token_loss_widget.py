@@ -13,22 +13,15 @@ import torch
 
 from tests.conftest import REPO
 
+from .widget_pages import open_lesson_page, wait_for_widget
+
 pytestmark = pytest.mark.slow
 OUTPUT = REPO / "test-output"
 ROOT = 'figure.widget[data-widget="token-loss"]'
 
 
 def wait_draws(page, at_least: int) -> None:
-    page.wait_for_function(
-        """([root, n]) => {
-            const f = document.querySelector(root);
-            const failed = f && f.querySelector('.widget-status[data-state="error"]');
-            if (failed) throw new Error(failed.textContent);
-            return f && Number(f.dataset.draws || 0) >= n;
-        }""",
-        arg=[ROOT, at_least],
-        timeout=60_000,
-    )
+    wait_for_widget(page, ROOT, f"draws >= {at_least}")
 
 
 def expected_losses(lm, text: str) -> list[float]:
@@ -39,10 +32,7 @@ def expected_losses(lm, text: str) -> list[float]:
 
 
 def test_the_losses_shown_are_the_model_s_cross_entropy(stack, browser, bundled_lm):
-    page = browser.new_page(viewport={"width": 1366, "height": 900})
-    errors: list[str] = []
-    page.on("pageerror", lambda exc: errors.append(str(exc)))
-    page.goto(f"{stack.http_url}/lessons/training/")
+    page, errors = open_lesson_page(stack, browser, "training")
     wait_draws(page, 1)
     root = page.locator(ROOT)
 
@@ -79,10 +69,7 @@ def test_the_losses_shown_are_the_model_s_cross_entropy(stack, browser, bundled_
 def test_the_training_curves_are_the_model_card_s(stack, browser, models_dir):
     card = json.loads((models_dir / "shakespeare" / "card.json").read_text())
     train, held = card["loss"]["train_curve"], card["loss"]["val_curve"]
-    page = browser.new_page(viewport={"width": 1366, "height": 900})
-    errors: list[str] = []
-    page.on("pageerror", lambda exc: errors.append(str(exc)))
-    page.goto(f"{stack.http_url}/lessons/training/")
+    page, errors = open_lesson_page(stack, browser, "training")
     root = page.locator('figure.widget[data-widget="training-curves"]')
     page.wait_for_function(
         "() => Number(document.querySelector('figure[data-widget=\"training-curves\"]')"

@@ -6,13 +6,14 @@ types a new prompt and drives the main interaction from the keyboard."""
 
 from __future__ import annotations
 
-import base64
 import re
 
 import numpy as np
 import pytest
 
 from tests.conftest import REPO
+
+from .widget_pages import tensor_of
 
 pytestmark = pytest.mark.slow
 OUTPUT = REPO / "test-output"
@@ -52,12 +53,6 @@ def reply_tensor(page, root: str, name: str) -> np.ndarray:
         [root, name],
     )
     return tensor_of(payload)
-
-
-def tensor_of(payload) -> np.ndarray:
-    dtype = "<f2" if payload["dtype"] == "float16" else "<f4"
-    data = np.frombuffer(base64.b64decode(payload["data"]), dtype=dtype)
-    return data.reshape(payload["shape"]).astype(np.float64)
 
 
 def number(text: str) -> float:
