@@ -10,6 +10,7 @@ message says how to fetch it.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 
 
@@ -54,3 +55,11 @@ FORUM_SCENE = Excerpt(
     starts_with="SCENE II. The same. The Forum.",
     ends_before="SCENE III.  The same. A street.",
 )
+
+
+@lru_cache(maxsize=8)
+def cached_excerpt(excerpt: Excerpt, data_dir: str) -> str:
+    """`excerpt.read(data_dir)`, cut once per process: the corpus file is megabytes, and both
+    the trainer and every lesson-13 page want the passage. A missing corpus raises and is
+    not cached, so fetching it later is enough."""
+    return excerpt.read(data_dir)

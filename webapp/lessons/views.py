@@ -7,7 +7,7 @@ from django.http import Http404, JsonResponse
 from django.shortcuts import render
 from django.templatetags.static import static
 
-from inference.excerpts import FORUM_SCENE, ExcerptMissing
+from inference.excerpts import FORUM_SCENE, ExcerptMissing, cached_excerpt
 from webapp.catalog.models import LanguageModel
 from webapp.playground.identity import ensure_session
 from webapp.playground.protocol import PROTOCOL_VERSION
@@ -83,7 +83,7 @@ def training_excerpt(request):
     """Lesson 13's default training text, as the trainer cuts it from the corpus (so the
     page shows exactly what a run learns from); 404 with the reason without a corpus."""
     try:
-        text = FORUM_SCENE.read(settings.GLASSBOX["CORPUS_DIR"])
+        text = cached_excerpt(FORUM_SCENE, str(settings.GLASSBOX["CORPUS_DIR"]))
     except ExcerptMissing as exc:
         return JsonResponse({"error": str(exc)}, status=404)
     return JsonResponse({"name": FORUM_SCENE.name, "text": text})

@@ -9,13 +9,12 @@ generations keep their core. The run sends `train_started`, one `train_progress`
 from __future__ import annotations
 
 import logging
-from functools import lru_cache
 from typing import Any
 
 import torch
 from django.conf import settings
 
-from inference.excerpts import FORUM_SCENE, ExcerptMissing
+from inference.excerpts import FORUM_SCENE, ExcerptMissing, cached_excerpt
 from inference.mini_training import (
     MiniTrainingConfig,
     TrainDone,
@@ -33,12 +32,10 @@ from .replies import BatchSender, run_on_worker_loop
 logger = logging.getLogger(__name__)
 
 
-@lru_cache(maxsize=1)
 def excerpt_text() -> str:
     """Julius Caesar, act 3 scene 2 (the Forum), cut from the training corpus; the lesson
-    page shows the same text (webapp/lessons/views.py). ExcerptMissing without a corpus
-    (not cached, so fetching the corpus later is enough)."""
-    return FORUM_SCENE.read(settings.GLASSBOX["CORPUS_DIR"])
+    page shows the same text (webapp/lessons/views.py). ExcerptMissing without a corpus."""
+    return cached_excerpt(FORUM_SCENE, str(settings.GLASSBOX["CORPUS_DIR"]))
 
 
 def run_training(request: dict[str, Any], reply_channel: str) -> None:
